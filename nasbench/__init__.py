@@ -1,0 +1,13 @@
+"""nasbench: neural architecture search over graphs of cells, compiled to PyTorch."""
+
+from __future__ import annotations
+
+from nasbench.architecture import Architecture
+from nasbench.cell import Cell
+from nasbench.compiler import build
+from nasbench.errors import GenomeError, NasbenchError
+from nasbench.ops import register_op
+
+__version__ = "0.1.0"
+
+__all__ = ["Architecture", "Cell", "GenomeError", "NasbenchError", "build", "register_op", "__version__"]

@@ -1,0 +1,16 @@
+"""The project's error type: every invalid input surfaces as a GenomeError naming the offending field."""
+
+from __future__ import annotations
+
+
+class NasbenchError(Exception):
+    """Base class of every error nasbench raises on purpose (bad input, bad configuration)."""
+
+
+class GenomeError(NasbenchError, ValueError):
+    """An architecture genome is invalid; ``field`` is the dotted path of the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}" if field else message)

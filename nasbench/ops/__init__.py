@@ -1,0 +1,23 @@
+"""The op registry and the built-in ops (importing this package registers them)."""
+
+from __future__ import annotations
+
+from nasbench.ops import basic, conv, pooling  # noqa: F401 - importing registers the built-in ops
+from nasbench.ops.registry import (
+    REQUIRED,
+    Arg,
+    Bool,
+    Choice,
+    Cost,
+    Float,
+    Int,
+    Op,
+    Pair,
+    Shape,
+    get_op,
+    op_names,
+    register_op,
+)
+
+__all__ = ["REQUIRED", "Arg", "Bool", "Choice", "Cost", "Float", "Int", "Op", "Pair", "Shape", "get_op", "op_names",
+           "register_op"]
