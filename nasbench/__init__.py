@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nasbench.api import load
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
 from nasbench.compiler import build
@@ -10,4 +11,4 @@ from nasbench.ops import register_op
 
 __version__ = "0.1.0"
 
-__all__ = ["Architecture", "Cell", "GenomeError", "NasbenchError", "build", "register_op", "__version__"]
+__all__ = ["Architecture", "Cell", "GenomeError", "NasbenchError", "build", "load", "register_op", "__version__"]

@@ -1,0 +1,27 @@
+"""The public Python API that composes the packages: ``load`` an architecture from a zoo name, a file or text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nasbench.architecture import Architecture
+from nasbench.errors import NasbenchError
+
+
+def load(source: str | Path | Architecture) -> Architecture:
+    """An Architecture from a zoo name (``resnet50``), a path to a YAML/JSON genome, or YAML/JSON text."""
+    if isinstance(source, Architecture):
+        return source
+    text = str(source)
+    path = Path(text)
+    if "\n" not in text and path.suffix.lower() in {".yaml", ".yml", ".json"}:
+        if not path.is_file():
+            raise NasbenchError(f"genome file not found: {text}")
+        content = path.read_text()
+        return Architecture.from_json(content) if path.suffix.lower() == ".json" else Architecture.from_yaml(content)
+    if "\n" in text or ":" in text:
+        return Architecture.from_json(text) if text.lstrip().startswith("{") else Architecture.from_yaml(text)
+    # Composition layer: the zoo lives in search_spaces, which itself depends on nasbench.
+    from search_spaces import zoo
+
+    return zoo.get(text)

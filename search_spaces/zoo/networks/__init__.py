@@ -1,0 +1,3 @@
+"""The built-in zoo networks, one module per family; importing this package registers them all."""
+
+from __future__ import annotations

@@ -1,0 +1,102 @@
+"""The zoo registry: hand-designed networks registered by name, as timm registers models.
+
+A zoo factory returns an Architecture built only from the genome. It takes keyword options, always including
+``num_classes``, ``input_shape`` and ``width_mult``; at ``input_shape=(3, 224, 224)`` (299 for Inception), 1000 classes and
+``width_mult=1.0`` it is the published ImageNet network. For a small input it removes early reductions (as the CIFAR
+variants of ResNet do) so that no spatial size drops below 1. ``get`` records the name and options in ``arch.meta`` so
+that ``adapt`` can rebuild the same network for another dataset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nasbench.architecture import Architecture
+from nasbench.errors import NasbenchError
+
+Factory = Callable[..., Architecture]
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """A registered network: its factory, family, paper and the published figures it must reproduce."""
+
+    name: str
+    factory: Factory
+    family: str
+    paper: str
+    options: dict[str, Any] = field(default_factory=dict)  # factory options that define this entry (depth, ...)
+    params: int | None = None  # published parameter count at the default configuration
+    macs: float | None = None  # published multiply-accumulates at the default configuration
+    exact: bool = False  # the published parameter count must match exactly (torchvision's metadata)
+    tolerance: float = 0.03  # relative tolerance when not exact
+
+
+_ENTRIES: dict[str, ZooEntry] = {}
+
+
+def register(name: str, *, family: str, paper: str, params: int | None = None, macs: float | None = None,
+             exact: bool = False, tolerance: float = 0.03, **options: Any) -> Callable[[Factory], Factory]:
+    """Register ``factory(**options)`` as zoo network ``name``; stackable to register variants of one factory."""
+
+    def decorate(factory: Factory) -> Factory:
+        if name in _ENTRIES:
+            raise ValueError(f"zoo network {name!r} is already registered")
+        _ENTRIES[name] = ZooEntry(name, factory, family, paper, dict(options), params, macs, exact, tolerance)
+        return factory
+
+    return decorate
+
+
+def names() -> list[str]:
+    """Names of all registered zoo networks."""
+    _load_builtin()
+    return sorted(_ENTRIES)
+
+
+def entry(name: str) -> ZooEntry:
+    """The registry entry of ``name``; an unknown name raises NasbenchError listing close matches."""
+    _load_builtin()
+    if name not in _ENTRIES:
+        import difflib
+
+        close = difflib.get_close_matches(name, _ENTRIES, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `nasbench seeds`)"
+        raise NasbenchError(f"unknown zoo network {name!r}{hint}")
+    return _ENTRIES[name]
+
+
+def get(name: str, **options: Any) -> Architecture:
+    """Build zoo network ``name``; ``options`` override the entry's (``num_classes``, ``input_shape``, ...)."""
+    item = entry(name)
+    merged = {**item.options, **options}
+    arch = item.factory(**merged)
+    arch.name = name if not options else arch.name
+    arch.meta.setdefault("family", item.family)
+    arch.meta.setdefault("paper", item.paper)
+    arch.meta["zoo"] = {"name": name, "options": _plain(options)}
+    return arch
+
+
+def adapt(arch: Architecture, input_shape: Sequence[int], num_classes: int, width_mult: float = 1.0) -> Architecture:
+    """The same zoo network rebuilt for a small dataset: input channels and classes changed, early reductions
+    removed where the input is small, widths scaled by ``width_mult``."""
+    record = arch.meta.get("zoo")
+    if not record:
+        raise NasbenchError(f"cannot adapt {arch.name!r}: it was not built from the zoo (no meta.zoo record)")
+    options = {**record.get("options", {}), "input_shape": tuple(int(x) for x in input_shape),
+               "num_classes": int(num_classes), "width_mult": float(width_mult)}
+    adapted = get(record["name"], **options)
+    adapted.name = f"{record['name']}_adapted"
+    return adapted
+
+
+def _plain(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+
+
+def _load_builtin() -> None:
+    # Importing the family modules registers their networks; done lazily so that the registry module stays light.
+    import search_spaces.zoo.networks  # noqa: F401
