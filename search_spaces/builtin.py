@@ -1,0 +1,3 @@
+"""Imports every built-in search space module so that each registers itself (one import line per space module)."""
+
+from __future__ import annotations
