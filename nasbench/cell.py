@@ -220,7 +220,8 @@ class Cell:
                 cell.graph.add_edge(source, name, index=index)
         output = data.get("output")
         if not isinstance(output, str) or output not in nodes:
-            raise GenomeError(f"{where}.output", f"unknown node {output!r}" if isinstance(output, str) else "missing field")
+            problem = f"unknown node {output!r}" if isinstance(output, str) else "missing field"
+            raise GenomeError(f"{where}.output", problem)
         cell.output = output
         aux = expect_type(data.get("aux", []), list, f"{where}.aux", "a list of node names")
         for i, name in enumerate(aux):

@@ -1,9 +1,9 @@
 """The canonical architecture hash, used to deduplicate evaluations across a whole search.
 
-Each layer gets a Merkle hash of its op, resolved arguments, merge and the hashes of its inputs (sorted where the merge is
-commutative: add, concat, mean; ordered for the gate). Names never enter, so relabelled or reordered isomorphic networks
-hash equal. The digest also covers the input shape, the output and auxiliary outputs, and the multiset of (layer hash,
-fan-out) pairs, which separates a shared layer from two identical copies of it.
+Each layer gets a Merkle hash of its op, resolved arguments, merge and the hashes of its inputs (sorted where the merge
+is commutative: add, concat, mean; ordered for the gate). Names never enter, so relabelled or reordered isomorphic
+networks hash equal. The digest also covers the input shape, the output and auxiliary outputs, and the multiset of
+(layer hash, fan-out) pairs, which separates a shared layer from two identical copies of it.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Lowering: expand an Architecture into a flat, topologically ordered list of layers with resolved arguments and
-shapes. Shape inference, the analytic cost model, the canonical hash, the compiler and the summary all read this form.
+"""Lowering: expand an Architecture into a flat, topologically ordered list of layers with resolved args and shapes.
+
+Shape inference, the analytic cost model, the canonical hash, the compiler and the summary all read this form.
 """
 
 from __future__ import annotations

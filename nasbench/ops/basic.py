@@ -1,4 +1,4 @@
-"""Shape-preserving and head ops: identity, zero, activations, batch norm, LRN, channel shuffle and slice, linear, dropout."""
+"""Shape-preserving and head ops: identity, zero, activations, batch norm, LRN, channel shuffle, linear, dropout."""
 
 from __future__ import annotations
 

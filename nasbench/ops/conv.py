@@ -34,7 +34,8 @@ def conv_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def auto_padding(kernel: tuple[int, int], dilation: tuple[int, int], padding: tuple[int, int] | None) -> tuple[int, int]:
+def auto_padding(kernel: tuple[int, int], dilation: tuple[int, int],
+                 padding: tuple[int, int] | None) -> tuple[int, int]:
     """``padding`` if given, else the 'same' padding of a stride-1 conv: ``dilation * (kernel - 1) // 2``."""
     if padding is not None:
         return padding
@@ -103,7 +104,8 @@ class Conv(Op):
         c_in, out = shape[0], a["out"]
         conv = nn.Conv2d(c_in, out, a["kernel"], a["stride"], self._padding(a), a["dilation"], a["groups"], a["bias"])
         order = a["order"]
-        bn = nn.BatchNorm2d(c_in if order == "bn-act-conv" else out, eps=a["bn_eps"], affine=a["affine"]) if a["bn"] else None
+        bn_channels = c_in if order == "bn-act-conv" else out
+        bn = nn.BatchNorm2d(bn_channels, eps=a["bn_eps"], affine=a["affine"]) if a["bn"] else None
         # The activation may overwrite its input only when that input is this op's own intermediate result.
         act = activation(a["act"], inplace=order != "act-conv-bn")
         parts = {"conv-bn-act": (conv, bn, act), "act-conv-bn": (act, conv, bn), "bn-act-conv": (bn, act, conv)}[order]
@@ -112,7 +114,7 @@ class Conv(Op):
 
 @register_op("sep_conv")
 class SepConv(Op):
-    """DARTS/NASNet separable conv: (ReLU, depthwise k x k, pointwise 1x1, BN) applied twice, the first with the stride."""
+    """DARTS/NASNet separable conv: (ReLU, depthwise k x k, pointwise 1x1, BN) twice, the first with the stride."""
 
     args = {"out": Int(minimum=1), "kernel": Int(3, minimum=1), "stride": Int(1, minimum=1), "affine": Bool(True)}
 
@@ -242,7 +244,7 @@ def _reduce_cost(shape: Shape, out: int, stride: int, affine: bool) -> Cost:
 
 @register_op("fact_reduce")
 class FactReduce(Op):
-    """A cell-input adapter: stride 2 is DARTS's FactorizedReduce, stride 1 is ReLU, 1x1 conv, BN (DARTS's preprocess)."""
+    """Cell-input adapter: stride 2 is DARTS's FactorizedReduce, stride 1 is ReLU, 1x1 conv, BN (DARTS's preprocess)."""
 
     args = {"out": Int(minimum=1), "stride": Int(2, choices=(1, 2)), "affine": Bool(True)}
 

@@ -1,8 +1,8 @@
 """The zoo registry: hand-designed networks registered by name, as timm registers models.
 
 A zoo factory returns an Architecture built only from the genome. It takes keyword options, always including
-``num_classes``, ``input_shape`` and ``width_mult``; at ``input_shape=(3, 224, 224)`` (299 for Inception), 1000 classes and
-``width_mult=1.0`` it is the published ImageNet network. For a small input it removes early reductions (as the CIFAR
+``num_classes``, ``input_shape`` and ``width_mult``; at ``input_shape=(3, 224, 224)`` (299 for Inception), 1000 classes
+and ``width_mult=1.0`` it is the published ImageNet network. For a small input it removes early reductions (as the CIFAR
 variants of ResNet do) so that no spatial size drops below 1. ``get`` records the name and options in ``arch.meta`` so
 that ``adapt`` can rebuild the same network for another dataset.
 """
@@ -81,8 +81,11 @@ def get(name: str, **options: Any) -> Architecture:
 
 
 def adapt(arch: Architecture, input_shape: Sequence[int], num_classes: int, width_mult: float = 1.0) -> Architecture:
-    """The same zoo network rebuilt for a small dataset: input channels and classes changed, early reductions
-    removed where the input is small, widths scaled by ``width_mult``."""
+    """Rebuild a zoo network for a small dataset.
+
+    Input channels and classes change, early reductions are removed where the input is small, widths scale by
+    ``width_mult``.
+    """
     record = arch.meta.get("zoo")
     if not record:
         raise NasbenchError(f"cannot adapt {arch.name!r}: it was not built from the zoo (no meta.zoo record)")
