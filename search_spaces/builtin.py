@@ -1,3 +1,5 @@
 """Imports every built-in search space module so that each registers itself (one import line per space module)."""
 
 from __future__ import annotations
+
+import search_spaces.nb201  # noqa: F401
