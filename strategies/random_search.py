@@ -1,0 +1,19 @@
+"""Random search: every candidate is an independent uniform sample of the space."""
+
+from __future__ import annotations
+
+from strategies.base import Candidate, Outcome, Strategy
+from strategies.registry import register_strategy
+
+
+@register_strategy("random")
+class RandomSearch(Strategy):
+    """Samples the space independently at every ask; results do not change what it proposes."""
+
+    name = "random"
+
+    def ask(self) -> Candidate:
+        return Candidate(self.space.sample(self.rng), {"origin": "sample"})
+
+    def tell(self, candidate: Candidate, result: Outcome) -> None:
+        """Random search learns nothing from results."""
