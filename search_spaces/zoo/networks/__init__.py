@@ -1,3 +1,5 @@
 """The built-in zoo networks, one module per family; importing this package registers them all."""
 
 from __future__ import annotations
+
+from search_spaces.zoo.networks import mobilenet  # noqa: F401
