@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-from search_spaces.zoo.networks import mobilenet  # noqa: F401
+from search_spaces.zoo.networks import (
+    mobilenet,  # noqa: F401
+    resnet,  # noqa: F401
+)
