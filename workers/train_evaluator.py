@@ -1,0 +1,145 @@
+"""The ``train`` evaluator: compile the genome, train it for ``fidelity`` epochs, report its validation accuracy.
+
+The objective ``val_acc`` is the final epoch's validation accuracy in percent (the unit NAS-Bench-201 uses, so scores of
+the two evaluators read alike). Every failure of a candidate — a genome that does not fit the dataset, a size over the
+limits, an exception while building or training, a NaN loss, CUDA out of memory — is returned as a FAIL Result with its
+reason; only a bad evaluator configuration (unknown dataset, missing files, unknown option) raises, at construction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from nasbench.architecture import Architecture
+from nasbench.compiler import build
+from nasbench.errors import NasbenchError
+from workers.base import OK, Evaluator, Result, register_evaluator
+from workers.datasets import Dataset, load_dataset
+from workers.training import Precision, TrainConfig, deterministic, evaluate_model, num_threads, train_model
+
+DEFAULT_EPOCHS = 5
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as torch spells it."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@register_evaluator("train")
+class TrainEvaluator(Evaluator):
+    """Train each candidate from scratch (seeded) and score it by its final validation accuracy in percent.
+
+    Options: ``dataset`` (a built-in name or an ImageFolder path), ``data_dir``, ``fraction`` (share of the training
+    split), ``resolution``, ``epochs`` (used when ``fidelity`` is None), ``max_params`` / ``max_macs`` (analytic limits,
+    checked before building), ``threads`` (torch intra-op threads during an evaluation; None keeps torch's), ``device``
+    (``auto``/``cpu``/``cuda``...), ``test`` (also report ``test_acc`` where the dataset has a test set), and every
+    TrainConfig hyperparameter (``lr``, ``momentum``, ``nesterov``, ``weight_decay``, ``label_smoothing``,
+    ``batch_size``, ``optimizer``, ...). Training on CPU is deterministic under a seed.
+    """
+
+    name = "train"
+    objective = "val_acc"
+    direction = "maximize"
+
+    def __init__(self, dataset: str = "digits", data_dir: str | Path | None = None, fraction: float = 1.0,
+                 resolution: int | None = None, epochs: int = DEFAULT_EPOCHS, max_params: int | None = None,
+                 max_macs: int | None = None, threads: int | None = None, device: str = "auto", test: bool = False,
+                 **hyperparameters: Any) -> None:
+        if epochs < 1:
+            raise NasbenchError(f"epochs must be at least 1, got {epochs}")
+        self.config = TrainConfig.from_options(hyperparameters)
+        self.dataset_options = {"name": dataset, "data_dir": data_dir, "fraction": fraction, "resolution": resolution}
+        self.epochs = int(epochs)
+        self.max_params, self.max_macs = max_params, max_macs
+        self.threads, self.device, self.test = threads, device, test
+        # Loaded now so that a missing dataset is a configuration error rather than a search full of failed trials.
+        self._dataset: Dataset | None = load_dataset(**self.dataset_options)
+
+    @property
+    def data(self) -> Dataset:
+        """The dataset (loaded on first use in each process)."""
+        if self._dataset is None:
+            self._dataset = load_dataset(**self.dataset_options)
+        return self._dataset
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Workers reload the dataset from disk rather than receiving a pickled copy of it.
+        state = dict(self.__dict__)
+        state["_dataset"] = None
+        return state
+
+    def check(self, arch: Architecture) -> str | None:
+        """Why ``arch`` cannot be trained on this dataset within the limits (None if it can), without building it."""
+        data = self.data
+        lowered = arch.lower(data.input_shape)
+        if tuple(lowered.output_shape) != (data.num_classes,):
+            return (f"output shape {tuple(lowered.output_shape)} does not match the {data.num_classes} classes of "
+                    f"dataset {data.name!r}")
+        if self.max_params is not None and lowered.params > self.max_params:
+            return f"too large: {lowered.params:,} parameters > max_params {self.max_params:,}"
+        if self.max_macs is not None and lowered.macs > self.max_macs:
+            return f"too large: {lowered.macs:,} MACs > max_macs {self.max_macs:,}"
+        return None
+
+    def fit(self, arch: Architecture, fidelity: int | None = None, seed: int = 0,
+            on_epoch: Callable[[dict[str, float]], None] | None = None) -> tuple[nn.Module | None, Result]:
+        """Train ``arch`` and return the trained module (None on failure) with its Result; never raises."""
+        started = time.perf_counter()
+        curve: list[dict[str, float]] = []
+
+        def record(entry: dict[str, float]) -> None:
+            curve.append(entry)
+            if on_epoch is not None:
+                on_epoch(entry)
+
+        device = resolve_device(self.device)
+        try:
+            reason = self.check(arch)
+            if reason is not None:
+                return None, Result.failure(reason, time.perf_counter() - started)
+            lowered = arch.lower(self.data.input_shape)
+            epochs = self.epochs if fidelity is None else int(fidelity)
+            with num_threads(self.threads), deterministic(device.type == "cpu"), \
+                    torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                torch.manual_seed(seed)  # dropout and any other draw from the global generator
+                if device.type == "cuda":
+                    torch.backends.cudnn.benchmark = True
+                model = build(arch, seed=seed, input_shape=self.data.input_shape)
+                train_model(model, self.data, epochs, self.config, seed, device, record)
+                metrics = {key: float(value) for key, value in curve[-1].items() if key not in {"lr", "seconds"}}
+                metrics |= {"best_val_acc": max(entry["val_acc"] for entry in curve), "params": float(lowered.params),
+                            "macs": float(lowered.macs),
+                            "seconds_per_epoch": sum(entry["seconds"] for entry in curve) / len(curve)}
+                if self.test and self.data.test_x is not None:
+                    metrics["test_loss"], metrics["test_acc"] = self._test(model, device)
+        except Exception as error:  # noqa: BLE001 -- any failure of a candidate is its FAIL result
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            return None, Result.failure(_describe(error), time.perf_counter() - started, curve)
+        return model, Result(OK, metrics, curve, time.perf_counter() - started)
+
+    def _test(self, model: nn.Module, device: torch.device) -> tuple[float, float]:
+        data = self.data
+        return evaluate_model(model, data.test_x.to(device), data.test_y.to(device), data, self.config.eval_batch_size,
+                              Precision(device, self.config.amp), self.config.channels_last and device.type == "cuda")
+
+    def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
+        """Train ``arch`` for ``fidelity`` epochs (default: ``epochs``) under ``seed``; a Result, never an exception."""
+        _, result = self.fit(arch, fidelity, seed)
+        return result
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return "CUDA out of memory"
+    if isinstance(error, NasbenchError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

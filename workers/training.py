@@ -1,0 +1,231 @@
+"""The training loop: SGD (or AdamW) with a per-step cosine schedule on in-memory tensors, validated every epoch.
+
+Batches are drawn from tensors already on the device (no DataLoader workers), which is what small NAS candidates need:
+on CPU it avoids process overhead, on a GPU it keeps the device fed. Mixed precision (bfloat16, or float16 with loss
+scaling where bfloat16 is missing) and channels_last are used on CUDA only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from nasbench.errors import NasbenchError
+from workers.datasets import Dataset
+
+CROP_PADDING = 4
+
+
+class NonFiniteLossError(NasbenchError):
+    """The training loss became NaN or infinite (diverged)."""
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run. ``augment=None`` uses the dataset's own default augmentation."""
+
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.0
+    batch_size: int | None = None  # None: the dataset's default (32 for digits, 128 for the file datasets)
+    eval_batch_size: int = 512
+    aux_weight: float = 0.4
+    grad_clip: float | None = 5.0
+    augment: bool | None = None
+    amp: bool = True
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in {"sgd", "adamw"}:
+            raise NasbenchError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+        if self.lr <= 0 or (self.batch_size is not None and self.batch_size < 1) or self.eval_batch_size < 1:
+            raise NasbenchError("lr must be positive and batch sizes at least 1")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise NasbenchError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+
+    @classmethod
+    def from_options(cls, options: dict[str, object]) -> TrainConfig:
+        """Build from keyword options, naming any unknown one."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise NasbenchError(f"unknown training option(s) {unknown} (known: {', '.join(sorted(known))})")
+        return cls(**options)  # type: ignore[arg-type]
+
+
+@contextmanager
+def deterministic(enabled: bool) -> Iterator[None]:
+    """Deterministic kernels for the duration (restoring the caller's setting afterwards)."""
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+@contextmanager
+def num_threads(threads: int | None) -> Iterator[None]:
+    """Run with ``threads`` intra-op threads (None: leave torch's setting alone)."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crops of a zero-padded batch (pad 4) and random horizontal flips, one draw per image."""
+    b, c, h, w = x.shape
+    padded = F.pad(x, (CROP_PADDING,) * 4)
+    dy = torch.randint(0, 2 * CROP_PADDING + 1, (b,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * CROP_PADDING + 1, (b,), generator=generator).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(b, device=x.device)[:, None, None, None]
+    channel = torch.arange(c, device=x.device)[None, :, None, None]
+    out = padded[batch, channel, rows, cols]
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+    return torch.where(flip, out.flip(3), out)
+
+
+class Precision:
+    """Mixed precision on CUDA: bfloat16 autocast where supported, else float16 with a GradScaler; off elsewhere."""
+
+    def __init__(self, device: torch.device, enabled: bool) -> None:
+        self.device_type = device.type
+        self.enabled = enabled and device.type == "cuda"
+        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
+
+    def autocast(self) -> torch.autocast | nullcontext:
+        """The autocast context for a forward pass (a no-op when mixed precision is off)."""
+        return torch.autocast(self.device_type, dtype=self.dtype) if self.enabled else nullcontext()
+
+
+def _logits_and_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module,
+                     aux_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    out = model(x)
+    if isinstance(out, tuple):  # auxiliary heads in training mode (DARTS/NASNet weight them by 0.4)
+        logits = out[0]
+        loss = criterion(logits.float(), y) + aux_weight * sum(criterion(a.float(), y) for a in out[1:])
+    else:
+        logits = out
+        loss = criterion(logits.float(), y)
+    return logits, loss
+
+
+def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, dataset: Dataset, batch_size: int,
+                   precision: Precision, channels_last: bool = False) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy (percent) of ``model`` on ``x``/``y`` (already on the model's device)."""
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device, dtype=torch.float64)
+    correct = torch.zeros((), device=x.device, dtype=torch.int64)
+    with torch.no_grad():
+        for start in range(0, len(y), batch_size):
+            xb = dataset.normalize(x[start:start + batch_size])
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yb = y[start:start + batch_size]
+            with precision.autocast():
+                logits = model(xb)
+            loss_sum += F.cross_entropy(logits.float(), yb, reduction="sum").double()
+            correct += (logits.argmax(1) == yb).sum()
+    return loss_sum.item() / len(y), 100.0 * correct.item() / len(y)
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    # No weight decay on BatchNorm parameters and biases, the usual practice for CNNs.
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov)
+
+
+def train_model(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig, seed: int = 0,
+                device: torch.device | str = "cpu",
+                on_epoch: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+    """Train ``model`` in place for ``epochs`` and return the per-epoch curve.
+
+    Each entry holds ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` (accuracies in percent),
+    ``lr`` (at the epoch's end) and ``seconds``. Shuffling and augmentation draw from a generator seeded by ``seed``.
+    Raises NonFiniteLossError when the training loss diverges; ``on_epoch`` sees each entry as it is produced.
+    """
+    if epochs < 1:
+        raise NasbenchError(f"epochs must be at least 1, got {epochs}")
+    device = torch.device(device)
+    precision = Precision(device, config.amp)
+    channels_last = config.channels_last and device.type == "cuda"
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    train_x, train_y = dataset.train_x.to(device), dataset.train_y.to(device)
+    val_x, val_y = dataset.val_x.to(device), dataset.val_y.to(device)
+    augment = dataset.augment if config.augment is None else ("crop_flip" if config.augment else None)
+    generator = torch.Generator().manual_seed(seed)
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    optimizer = _optimizer(model, config)
+    n = len(train_y)
+    batch_size = min(config.batch_size or dataset.batch_size, n)
+    steps_per_epoch = n // batch_size  # drop the ragged last batch: a batch of one breaks BatchNorm
+    total_steps, step = epochs * steps_per_epoch, 0
+    curve: list[dict[str, float]] = []
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator).to(device)
+        loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+        correct = torch.zeros((), device=device, dtype=torch.int64)
+        for i in range(steps_per_epoch):
+            lr = 0.5 * config.lr * (1.0 + math.cos(math.pi * step / total_steps))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            index = order[i * batch_size:(i + 1) * batch_size]
+            xb, yb = dataset.normalize(train_x[index]), train_y[index]
+            if augment == "crop_flip":
+                xb = crop_flip(xb, generator)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with precision.autocast():
+                logits, loss = _logits_and_loss(model, xb, yb, criterion, config.aux_weight)
+            optimizer.zero_grad(set_to_none=True)
+            precision.scaler.scale(loss).backward()
+            if config.grad_clip:
+                precision.scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            precision.scaler.step(optimizer)
+            precision.scaler.update()
+            loss_sum += loss.detach().double() * len(yb)
+            correct += (logits.detach().argmax(1) == yb).sum()
+            step += 1
+        # One host sync per epoch: a NaN anywhere in the epoch leaves the sum NaN.
+        train_loss = loss_sum.item() / (steps_per_epoch * batch_size)
+        if not math.isfinite(train_loss):
+            raise NonFiniteLossError(f"training loss is {train_loss} in epoch {epoch} (diverged)")
+        val_loss, val_acc = evaluate_model(model, val_x, val_y, dataset, config.eval_batch_size, precision,
+                                           channels_last)
+        if not math.isfinite(val_loss):
+            raise NonFiniteLossError(f"validation loss is {val_loss} after epoch {epoch} (diverged)")
+        entry = {"epoch": epoch, "train_loss": train_loss,
+                 "train_acc": 100.0 * correct.item() / (steps_per_epoch * batch_size),
+                 "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - started}
+        curve.append(entry)
+        if on_epoch is not None:
+            on_epoch(entry)
+    return curve
