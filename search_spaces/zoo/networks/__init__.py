@@ -5,4 +5,5 @@ from __future__ import annotations
 from search_spaces.zoo.networks import (
     mobilenet,  # noqa: F401
     resnet,  # noqa: F401
+    vgg,  # noqa: F401
 )
