@@ -8,7 +8,9 @@ from nasbench.cell import Cell
 from nasbench.compiler import build
 from nasbench.errors import GenomeError, NasbenchError
 from nasbench.ops import register_op
+from nasbench.search import search
 
 __version__ = "0.1.0"
 
-__all__ = ["Architecture", "Cell", "GenomeError", "NasbenchError", "build", "load", "register_op", "__version__"]
+__all__ = ["Architecture", "Cell", "GenomeError", "NasbenchError", "build", "load", "register_op", "search",
+           "__version__"]
