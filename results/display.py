@@ -1,0 +1,80 @@
+"""Terminal display of a search: the live progress bar and the final leaderboard (rich)."""
+
+from __future__ import annotations
+
+import math
+from types import TracebackType
+
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from results.summary import SearchResults
+
+
+class SearchProgress:
+    """A progress bar over the budget showing evaluations done, the best objective so far and the ETA.
+
+    Disabled (a no-op) when ``enabled`` is False, so the loop calls it unconditionally.
+    """
+
+    def __init__(self, budget: int, objective: str, enabled: bool = True, console: Console | None = None) -> None:
+        self.objective = objective
+        self.enabled = enabled
+        self.progress = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("best {task.fields[objective]} {task.fields[best]}"),
+                                 TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 console=console, disable=not enabled, transient=False)
+        self.task = self.progress.add_task("search", total=budget, objective=objective, best="-", note="")
+
+    def __enter__(self) -> SearchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def update(self, done: int, best: float | None, note: str = "") -> None:
+        """Show ``done`` evaluations and the best objective so far."""
+        shown = "-" if best is None or not math.isfinite(best) else f"{best:.4g}"
+        self.progress.update(self.task, completed=done, best=shown, note=note)
+
+
+def leaderboard_table(frame: pd.DataFrame, objective: str, title: str) -> Table:
+    """A rich table of a leaderboard DataFrame (``SearchResults.leaderboard``)."""
+    table = Table(title=title)
+    numeric = ("rank", "trial", objective, "params", "MACs")
+    for column in ("rank", "trial", "name", "hash", objective, "params", "MACs", "seed / parent"):
+        table.add_column(column, justify="right" if column in numeric else "left")
+    for row in frame.to_dict("records"):
+        score = row[objective]
+        table.add_row(str(row["rank"]), str(row["number"]), str(row["name"] or ""), str(row["hash"] or "")[:12],
+                      "-" if score is None else f"{score:.4g}", _count(row["params"]), _count(row["macs"]),
+                      row["origin"])
+    return table
+
+
+def print_summary(results: SearchResults, console: Console | None = None, k: int = 10) -> None:
+    """The leaderboard of the best ``k`` trials and the command that opens the dashboard on the study."""
+    console = console or Console()
+    console.print(leaderboard_table(results.leaderboard(k), results.objective,
+                                    f"study {results.study.study_name}: top {k}"))
+    if results.stopped:
+        console.print(f"[yellow]stopped early: {results.stopped}")
+    command = results.dashboard_command
+    if command:
+        console.print(f"dashboard: [bold]{command}[/bold]")
+    else:
+        console.print("dashboard: the study is in memory; pass --storage sqlite:///... to keep it and view it")
+
+
+def _count(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    number = float(value)
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if number >= scale:
+            return f"{number / scale:.2f}{unit}"
+    return f"{int(number)}"
