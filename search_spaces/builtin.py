@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+import search_spaces.graph  # noqa: F401
 import search_spaces.nb201  # noqa: F401
