@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from nasbench import Architecture
+from workers.base import OK, Evaluator, Result
+from workers.executor import InProcessExecutor, ProcessPoolExecutor, get_executor, local_executor
+
+GENOME = """
+name: leaf
+input_shape: [1, 4, 4]
+network:
+  nodes:
+    fc: {op: linear, args: {out: 2}, inputs: [input]}
+  output: fc
+"""
+
+
+def arch(action: str, value: float = 0.0) -> Architecture:
+    a = Architecture.from_yaml(GENOME)
+    a.meta.update(action=action, value=value)
+    return a
+
+
+class ScriptedEvaluator(Evaluator):
+    """Does what the architecture's meta says: score it, sleep, raise, or kill its own process."""
+
+    name = "scripted"
+    objective = "score"
+
+    def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
+        action, value = arch.meta["action"], arch.meta["value"]
+        if action == "sleep":
+            time.sleep(value)
+        elif action == "raise":
+            raise RuntimeError("evaluator bug")
+        elif action == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return Result(OK, {"score": value + seed, "pid": float(os.getpid())}, [], 0.0)
+
+
+def drain(executor) -> dict:
+    results = {}
+    while executor.pending:
+        tag, result = executor.wait_any()
+        results[tag] = result
+    return results
+
+
+def test_in_process_runs_oldest_first_and_isolates_exceptions():
+    executor = local_executor(ScriptedEvaluator())
+    assert isinstance(executor, InProcessExecutor) and executor.capacity == 1
+    executor.submit(arch("score", 1.0), seed=2, tag="a")
+    executor.submit(arch("raise"), tag="b")
+    assert executor.pending == 2
+    assert executor.wait_any() == ("a", Result(OK, {"score": 3.0, "pid": float(os.getpid())}, [], 0.0))
+    tag, result = executor.wait_any()
+    assert tag == "b" and result.status == "fail" and "evaluator bug" in result.error
+    assert executor.wait_any() is None and executor.pending == 0
+
+
+def test_process_pool_parallel_steady_state_crash_and_timeout():
+    with get_executor("local", ScriptedEvaluator(), workers=2, timeout=2.0) as executor:
+        assert isinstance(executor, ProcessPoolExecutor) and executor.capacity == 2
+        assert executor.threads >= 1
+        for i in range(4):
+            executor.submit(arch("score", float(i)), seed=10, tag=i)
+        executor.submit(arch("die"), tag="dead")
+        executor.submit(arch("raise"), tag="bug")
+        executor.submit(arch("score", 7.0), tag="after")
+        results = drain(executor)
+        assert sorted(results, key=str) == [0, 1, 2, 3, "after", "bug", "dead"]
+        assert [results[i].metrics["score"] for i in range(4)] == [10.0, 11.0, 12.0, 13.0]
+        assert results["dead"].status == "fail" and "signal 9" in results["dead"].error
+        assert results["bug"].status == "fail" and "evaluator bug" in results["bug"].error
+        assert results["after"].ok and results["after"].metrics["pid"] != float(os.getpid())
+
+        executor.submit(arch("sleep", 60.0), tag="slow")
+        executor.submit(arch("sleep", 0.3), tag="fast")
+        assert executor.wait_any()[0] == "fast"
+        # The slot freed by the fast job takes the next one while the slow one still runs.
+        executor.submit(arch("score", 2.0), tag="next")
+        assert executor.wait_any()[0] == "next"
+        assert executor.wait_any(timeout=0.01) is None and executor.pending == 1
+        tag, result = executor.wait_any()
+        assert tag == "slow" and result.status == "fail" and "timed out after 2 s" in result.error
+        pids = {r.metrics["pid"] for r in results.values() if r.ok}
+        assert len(pids) >= 2  # both workers took jobs (the killed one was replaced)
+
+
+def test_unknown_executor():
+    from nasbench.errors import NasbenchError
+
+    with pytest.raises(NasbenchError, match="unknown executor"):
+        get_executor("nope", ScriptedEvaluator())
