@@ -5,5 +5,7 @@ from __future__ import annotations
 from search_spaces.zoo.networks import (
     mobilenet,  # noqa: F401
     resnet,  # noqa: F401
+    shufflenet,  # noqa: F401
+    squeezenet,  # noqa: F401
     vgg,  # noqa: F401
 )
