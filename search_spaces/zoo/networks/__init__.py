@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from search_spaces.zoo.networks import (
+    densenet,  # noqa: F401
+    inception_v3,  # noqa: F401
     mobilenet,  # noqa: F401
     resnet,  # noqa: F401
     shufflenet,  # noqa: F401
