@@ -142,7 +142,7 @@ def _read_idx(path: Path) -> np.ndarray:
     if zero != 0 or dtype != 0x08:
         raise NasbenchError(f"{path}: not an unsigned-byte IDX file")
     shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()  # writable for torch
 
 
 def _idx_loader(name: str, subdirs: list[str], url: str) -> Loader:
