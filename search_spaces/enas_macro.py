@@ -1,0 +1,94 @@
+"""ENAS's macro search space (Pham et al. 2018, section 2.3): a whole network chosen layer by layer.
+
+Each of the ``layers`` layers applies one of six ops (conv 3x3/5x5, separable conv 3x3/5x5, max/avg pool 3x3) to the
+previous layer and picks a subset of the earlier layers as skip connections; the skipped-in outputs are concatenated
+with the op's output along the channels and a 1x1 conv brings the width back to C. After layers
+``layers//3 - 1`` and ``2*layers//3 - 1`` every earlier output is reduced (factorized reduce, stride 2) and the width
+doubles, as in ENAS's macro child network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nasbench.architecture import Architecture
+from nasbench.cell import NETWORK_INPUT, Cell
+from nasbench.errors import NasbenchError
+from search_spaces.custom import ChoiceSpace
+from search_spaces.registry import register_space
+
+OPS: dict[str, tuple[str, dict[str, Any]]] = {
+    "conv_3x3": ("conv_bn_relu", {"kernel": 3}),
+    "conv_5x5": ("conv_bn_relu", {"kernel": 5}),
+    "sep_conv_3x3": ("dw_sep_conv", {"kernel": 3}),
+    "sep_conv_5x5": ("dw_sep_conv", {"kernel": 5}),
+    "max_pool_3x3": ("max_pool", {"kernel": 3}),
+    "avg_pool_3x3": ("avg_pool", {"kernel": 3}),
+}
+POOLING_OPS = ("max_pool", "avg_pool")
+
+
+def op_variable(layer: int) -> str:
+    """Name of the op variable of ``layer``."""
+    return f"layer{layer}_op"
+
+
+def skip_variable(layer: int, earlier: int) -> str:
+    """Name of the variable that connects ``earlier`` to ``layer`` by a skip connection (0 or 1)."""
+    return f"layer{layer}_skip{earlier}"
+
+
+@register_space("enas-macro")
+class EnasMacroSpace(ChoiceSpace):
+    """ENAS macro space: per layer one of 6 ops and a skip mask over the earlier layers (``layers`` = 12 as in ENAS).
+
+    ``C`` is the width of the first layers (doubled at each of the two reductions).
+    """
+
+    name = "enas-macro"
+
+    def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10, layers: int = 12,
+                 C: int = 16) -> None:  # noqa: N803 - the papers' name for the width
+        super().__init__(input_shape, num_classes)
+        if layers < 3 or C < 1:
+            raise NasbenchError(f"enas-macro: needs at least 3 layers and C >= 1, got layers={layers}, C={C}")
+        self.layers, self.C = int(layers), int(C)
+        distance = self.layers // 3
+        self.pool_layers = (distance - 1, 2 * distance - 1)
+
+    def variables(self) -> dict[str, list[Any]]:
+        """In ENAS's sampling order: each layer's op, then its skip bits over the earlier layers."""
+        variables: dict[str, list[Any]] = {}
+        for layer in range(self.layers):
+            variables[op_variable(layer)] = list(OPS)
+            for earlier in range(layer):
+                variables[skip_variable(layer, earlier)] = [0, 1]
+        return variables
+
+    def build(self, choices: Mapping[str, Any]) -> Architecture:
+        """The macro network of ``choices``."""
+        net = Cell(inputs=[NETWORK_INPUT], output="fc")
+        width = self.C
+        previous = net.add("stem", "conv_bn", inputs=[NETWORK_INPUT], args={"out": width})
+        outputs: list[str] = []  # the output of every layer, at the current resolution
+        for layer in range(self.layers):
+            op, args = OPS[choices[op_variable(layer)]]
+            node_args = dict(args) if op in POOLING_OPS else {"out": width, **args}
+            main = net.add(f"layer{layer}", op, inputs=[previous], args=node_args)
+            skips = [outputs[j] for j in range(layer) if choices[skip_variable(layer, j)]]
+            if skips:
+                main = net.add(f"layer{layer}_join", "conv_bn_relu", inputs=[main, *skips], merge="concat",
+                               args={"out": width, "kernel": 1})
+            outputs.append(main)
+            if layer in self.pool_layers:
+                width *= 2
+                needed = {j for k in range(layer + 1, self.layers) for j in range(layer + 1)
+                          if choices[skip_variable(k, j)]} | {layer}
+                for j in sorted(needed):
+                    outputs[j] = net.add(f"reduce{layer}_{j}", "fact_reduce", inputs=[outputs[j]],
+                                         args={"out": width})
+            previous = outputs[layer]
+        net.add("gap", "global_avg_pool", inputs=[previous])
+        net.add("fc", "linear", inputs=["gap"], args={"out": self.num_classes})
+        return Architecture("enas_macro", self.input_shape, net)
