@@ -139,7 +139,8 @@ class TrialWriter:
                curve: list[Mapping[str, float]], seconds: float, error: str | None) -> None:
         """Curve, metrics and wall time, then COMPLETE with the objective, or FAIL with ``error`` as the reason."""
         for step, entry in enumerate(curve, start=1):
-            value = entry.get(self.objective)
+            # Evaluators name the per-epoch validation accuracy ``val_acc`` even when the objective has another name.
+            value = entry.get(self.objective, entry.get("val_acc"))
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.storage.set_trial_intermediate_value(handle.trial_id, int(entry.get("epoch", step)), value)
         outcome: dict[str, Any] = {"metrics": clean(dict(metrics)), "seconds": round(float(seconds), 4)}

@@ -48,4 +48,4 @@ def _register_commands() -> None:
         importlib.import_module(f"nasbench.cli.{module}")
 
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["search", "results"]

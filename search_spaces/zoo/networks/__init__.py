@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from search_spaces.zoo.networks import (
     densenet,  # noqa: F401
+    dpn,  # noqa: F401
+    fractalnet,  # noqa: F401
     inception_v3,  # noqa: F401
     mobilenet,  # noqa: F401
     resnet,  # noqa: F401

@@ -1,0 +1,76 @@
+"""``nasbench results show | top | export``: read a search's Optuna study."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from nasbench.cli import app
+
+results_app = typer.Typer(help="Inspect and export the trials of a search study.", no_args_is_help=True)
+app.add_typer(results_app, name="results")
+
+STORAGE_HELP = "Optuna storage URL (default sqlite:///results/nasbench.db)."
+STUDY_HELP = "Study name (default: the only study of the storage)."
+
+
+def _study(storage: str | None, study: str | None):  # noqa: ANN202 - optuna is imported lazily
+    from nasbench.search import DEFAULT_STORAGE
+    from results.store import load_study
+
+    return load_study(storage or DEFAULT_STORAGE, study)
+
+
+def _print_records(rows: list[dict], as_json: bool, title: str) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("number", "state", "objective", "hash", "seed / parent", "params", "macs"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        origin = f"seed {row['seed_name']}" if row["seed_name"] else (row["parent"] or "")[:8]
+        objective = "-" if row["objective"] is None else f"{row['objective']:.4g}"
+        table.add_row(str(row["number"]), row["state"], objective, (row["hash"] or "")[:12], origin,
+                      str(row["params"] if row["params"] is not None else "-"),
+                      str(row["macs"] if row["macs"] is not None else "-"))
+    Console().print(table)
+
+
+@results_app.command("show")
+def show(storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
+         as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records.")) -> None:
+    """Every trial of the study, in order."""
+    from results.records import records
+
+    the_study = _study(storage, study)
+    _print_records(records(the_study), as_json, f"study {the_study.study_name}")
+
+
+@results_app.command("top")
+def top(k: int = typer.Option(10, "-k", "--top", help="How many trials."),
+        storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
+        as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records, best first.")) -> None:
+    """The k best completed trials, best first."""
+    from results.records import top as best
+
+    the_study = _study(storage, study)
+    _print_records(best(the_study, k), as_json, f"study {the_study.study_name}: top {k}")
+
+
+@results_app.command("export")
+def export(fmt: str = typer.Option("csv", "--format", help="csv | parquet."),
+           output: str = typer.Option(None, "-o", "--output", help="File to write (default <study>.<format>)."),
+           storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
+           ) -> None:
+    """Write the study as a table (one row per trial) in CSV or Parquet."""
+    from results.records import export as write
+
+    the_study = _study(storage, study)
+    path = write(the_study, fmt, output or Path(f"{the_study.study_name}.{fmt}"))
+    typer.echo(f"wrote {path}")

@@ -1,0 +1,75 @@
+"""``nasbench search``: run or resume a search; every option can also come from ``--config search.yaml``."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+
+from nasbench.cli import app
+from nasbench.errors import NasbenchError
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """The options of a YAML config file (keys spelled as the CLI's, with dashes or underscores)."""
+    from nasbench.search import search
+
+    if not path.is_file():
+        raise NasbenchError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise NasbenchError(f"config {path}: invalid YAML: {getattr(error, 'problem', error)}") from None
+    if not isinstance(data, dict):
+        raise NasbenchError(f"config {path}: expected a mapping of option: value")
+    known = set(inspect.signature(search).parameters)
+    options = {str(key).replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise NasbenchError(f"config {path}: unknown option(s) {', '.join(unknown)} "
+                            f"(known: {', '.join(sorted(known))})")
+    return options
+
+
+@app.command("search")
+def search_command(
+    strategy: str = typer.Option(None, help="Search strategy: random | evolution (default evolution)."),
+    space: str = typer.Option(None, help="Search space: a registered name, a .yaml file or module:attr "
+                                         "(default graph)."),
+    dataset: str = typer.Option(None, help="Dataset of the train evaluator (default digits)."),
+    evaluator: str = typer.Option(None, help="Evaluator: train | table (default train)."),
+    budget: int = typer.Option(None, help="Distinct architectures to evaluate, seeds included (default 30)."),
+    seed: int = typer.Option(None, help="Random seed of the strategy and of every training run (default 0)."),
+    storage: str = typer.Option(None, help="Optuna storage URL or 'memory' (default sqlite:///results/nasbench.db)."),
+    study: str = typer.Option(None, help="Study name (default <strategy>-<space>-<dataset>-seed<seed>); "
+                                         "an existing study is resumed."),
+    table: str = typer.Option(None, help="CSV table for the table evaluator (default: the shipped NAS-Bench-201)."),
+    workers: int = typer.Option(None, help="Evaluations in flight at once (default 1)."),
+    epochs: int = typer.Option(None, help="Training epochs per evaluation (default 5 for the train evaluator)."),
+    seeds: str = typer.Option(None, help="Seed networks evaluated first: all | none | name,name (default all)."),
+    max_params: int = typer.Option(None, help="Candidates with more parameters fail without training."),
+    max_macs: int = typer.Option(None, help="Candidates with more multiply-accumulates fail without training."),
+    population: int = typer.Option(None, help="Evolution: population size P (default scaled to the budget)."),
+    tournament: int = typer.Option(None, help="Evolution: tournament size S (default scaled to the budget)."),
+    mutations_schedule: str = typer.Option(None, help="Evolution: 'd,r' -> max(ceil(d - i/r), 1) mutations in "
+                                                      "round i (default one mutation)."),
+    remove: str = typer.Option(None, help="Evolution: who dies, oldest (aging, default) | worst."),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar and leaderboard."),
+    config: str = typer.Option(None, help="YAML file of options (the command line overrides it)."),
+) -> None:
+    """Search for architectures and store every evaluation in an Optuna study (the main job: --strategy evolution)."""
+    from nasbench.search import search
+
+    options = load_config(Path(config)) if config is not None else {}
+    given = {"strategy": strategy, "space": space, "dataset": dataset, "evaluator": evaluator, "budget": budget,
+             "seed": seed, "storage": storage, "study": study, "table": table, "workers": workers, "epochs": epochs,
+             "seeds": seeds, "max_params": max_params, "max_macs": max_macs, "population": population,
+             "tournament": tournament, "mutations_schedule": mutations_schedule, "remove": remove,
+             "progress": progress}
+    options.update({key: value for key, value in given.items() if value is not None})
+    results = search(**options)
+    if results.best_trial is None:
+        raise NasbenchError("no evaluation succeeded (see the FAIL trials: nasbench results show)")
