@@ -34,7 +34,7 @@ CELL = "nb201_cell"
 RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
 # The genome op of each benchmark op (``nor_conv`` is ReLU-conv-BN; pooling keeps padded pixels out of the mean).
-_GENOME_OPS: dict[str, tuple[str, dict[str, Any]]] = {
+GENOME_OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "skip_connect": ("skip_connect", {}),
     "nor_conv_1x1": ("relu_conv_bn", {"out": "C", "kernel": 1}),
     "nor_conv_3x3": ("relu_conv_bn", {"out": "C", "kernel": 3}),
@@ -88,7 +88,7 @@ def cell_template(ops: dict[tuple[int, int], str]) -> Cell:
         for i in range(j):
             if ops[(i, j)] == "none":
                 continue
-            op, args = _GENOME_OPS[ops[(i, j)]]
+            op, args = GENOME_OPS[ops[(i, j)]]
             edges.append(cell.add(_edge_name(i, j), op, inputs=[_node_name(i)], args=args))
         if edges:
             cell.add(_node_name(j), "identity", inputs=edges, merge="add")
@@ -135,7 +135,7 @@ def _edge_op(cell: Cell, edge: str, source: str, where: str) -> str:
     attrs = cell.node(edge)
     if cell.node_inputs(edge) != [source]:
         raise GenomeError(f"{where}.inputs", f"expected [{source}]")
-    for name, (op, args) in _GENOME_OPS.items():
+    for name, (op, args) in GENOME_OPS.items():
         if attrs.get("op") == op and attrs.get("args", {}) == args and not attrs.get("merge") \
                 and attrs.get("repeat", 1) == 1:
             return name
@@ -262,4 +262,4 @@ class NB201Space(SearchSpace):
         """The DARTS-style one-shot network over this cell (``layers`` cells per stage)."""
         from search_spaces.supernet import NB201Supernet
 
-        return NB201Supernet(C, layers, self.num_classes, in_channels=self.input_shape[0])
+        return NB201Supernet(C, layers, self.num_classes, in_channels=self.input_shape[0], space=self)
