@@ -270,7 +270,7 @@ class _Diagram:
         right = max(box.x + box.width / 2 for box in self.boxes.values()) + 0.3
         bottom = min(box.y - box.height / 2 for box in real) - 0.3
         top = 0.75
-        right = max(right, left + len(title) * _CHAR * 1.15 + 0.6)
+        right = max(right, left + len(title) * _CHAR * 1.45 + 0.6)
         width, height = right - left, top - bottom
         figure = Figure(figsize=(width, height))
         axes = figure.add_axes((0, 0, 1, 1))
