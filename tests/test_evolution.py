@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from search_toys import ToySpace
+
+from nasbench.errors import NasbenchError
+from strategies.base import Candidate
+from strategies.evolution import RegularizedEvolution, default_population, mutation_count, parse_schedule
+from workers.base import Result
+
+
+def evolution(**options) -> RegularizedEvolution:
+    return RegularizedEvolution(ToySpace(), seed=0, objective="score", **options)
+
+
+def tell_scores(strategy: RegularizedEvolution, scores: list[float | None]) -> list[str]:
+    """Tell one sampled candidate per score (None = a failure); returns their hashes in order."""
+    space, hashes = strategy.space, []
+    for i, score in enumerate(scores):
+        arch = space.decode({f"w{k}": [2, 3, 4, 5][(i >> (2 * k)) % 4] for k in range(4)})
+        result = Result.failure("boom") if score is None else Result("ok", {"score": score})
+        strategy.tell(Candidate(arch, {"origin": "sample"}), result)
+        hashes.append(arch.hash())
+    return hashes
+
+
+def population_hashes(strategy: RegularizedEvolution) -> list[str]:
+    return [member.hash for member in strategy.population]
+
+
+def test_aging_removes_the_oldest_even_when_it_is_the_best():
+    strategy = evolution(population=3, tournament=2, remove="oldest")
+    hashes = tell_scores(strategy, [10.0, 1.0, 5.0, 7.0])
+    assert population_hashes(strategy) == hashes[1:]
+
+
+def test_worst_removal_removes_the_least_fit_and_failures_first():
+    strategy = evolution(population=3, tournament=2, remove="worst")
+    hashes = tell_scores(strategy, [10.0, 1.0, 5.0, 7.0])
+    assert population_hashes(strategy) == [hashes[0], hashes[2], hashes[3]]
+    strategy.tell(Candidate(strategy.space.decode({f"w{k}": 5 for k in range(4)}), {}), Result.failure("nan loss"))
+    assert population_hashes(strategy) == [hashes[0], hashes[2], hashes[3]]
+
+
+def test_failures_have_the_worst_fitness_and_can_still_age_out():
+    strategy = evolution(population=2, tournament=2, remove="oldest")
+    tell_scores(strategy, [None, 3.0])
+    assert strategy.population[0].fitness == -math.inf
+    tell_scores(strategy, [4.0])
+    assert [member.fitness for member in strategy.population] == [3.0, 4.0]
+
+
+def test_samples_until_the_population_is_full_then_mutates_a_tournament_winner():
+    strategy = evolution(population=4, tournament=50)
+    assert strategy.ask().info["origin"] == "sample"
+    hashes = tell_scores(strategy, [1.0, 9.0, 3.0])
+    assert strategy.ask().info["origin"] == "sample"
+    tell_scores(strategy, [2.0])
+    space = strategy.space
+    for _ in range(10):
+        child = strategy.ask()
+        assert child.info["origin"] == "mutation"
+        # a tournament of 50 drawn from 4 members all but surely contains the best one
+        assert child.info["parent"] == hashes[1]
+        parent = next(m for m in strategy.population if m.hash == hashes[1])
+        changed = [k for k, v in space.encode(child.arch).items() if v != space.encode(parent.arch)[k]]
+        assert len(changed) == 1 and child.info["mutations"] == 1
+
+
+def test_tournament_of_one_picks_uniformly():
+    strategy = evolution(population=4, tournament=1)
+    hashes = tell_scores(strategy, [1.0, 9.0, 3.0, 2.0])
+    parents = {strategy.ask().info["parent"] for _ in range(60)}
+    assert parents == set(hashes)
+
+
+def test_mutation_schedule_counts():
+    assert [mutation_count((3, 2), i) for i in range(7)] == [3, 3, 2, 2, 1, 1, 1]
+    assert [mutation_count((2.5, 1), i) for i in range(4)] == [3, 2, 1, 1]
+    assert all(mutation_count(None, i) == 1 for i in range(5))
+    assert parse_schedule("4,10") == (4.0, 10.0)
+    assert parse_schedule(None) is None
+    for bad in ("4", "a,b", "0.5,1", "2,0"):
+        with pytest.raises(NasbenchError):
+            parse_schedule(bad)
+
+
+def test_schedule_applies_per_round_of_children_told():
+    strategy = evolution(population=2, tournament=2, mutations_schedule="3,1")
+    tell_scores(strategy, [1.0, 2.0])
+    counts = []
+    for _ in range(5):
+        child = strategy.ask()
+        counts.append(child.info["mutations"])
+        strategy.tell(child, Result("ok", {"score": 0.0}))
+    assert counts == [3, 2, 1, 1, 1]
+
+
+def test_bad_options_are_nasbench_errors():
+    with pytest.raises(NasbenchError):
+        evolution(remove="random")
+    with pytest.raises(NasbenchError):
+        evolution(population=0)
+
+
+def test_default_population_scales_with_the_budget():
+    assert default_population(30) == (10, 3)
+    assert default_population(100) == (10, 3)
+    assert default_population(2000) == (100, 25)
