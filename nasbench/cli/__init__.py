@@ -50,4 +50,4 @@ def _register_commands() -> None:
         importlib.import_module(f"nasbench.cli.{module}")
 
 
-COMMAND_MODULES: list[str] = ["genome", "zoo", "search", "results"]
+COMMAND_MODULES: list[str] = ["genome", "zoo", "search", "results", "spaces"]
