@@ -6,7 +6,9 @@ from search_spaces.zoo.networks import (
     densenet,  # noqa: F401
     dpn,  # noqa: F401
     fractalnet,  # noqa: F401
+    googlenet,  # noqa: F401
     inception_v3,  # noqa: F401
+    inception_v4,  # noqa: F401
     mobilenet,  # noqa: F401
     resnet,  # noqa: F401
     shufflenet,  # noqa: F401
