@@ -8,7 +8,7 @@ import pytest
 
 from nasbench import Architecture
 from workers.base import OK, Evaluator, Result
-from workers.executor import InProcessExecutor, ProcessPoolExecutor, get_executor, local_executor
+from workers.executor import InProcessExecutor, LocalExecutor, ProcessPoolExecutor, get_executor
 
 GENOME = """
 name: leaf
@@ -52,8 +52,8 @@ def drain(executor) -> dict:
 
 
 def test_in_process_runs_oldest_first_and_isolates_exceptions():
-    executor = local_executor(ScriptedEvaluator())
-    assert isinstance(executor, InProcessExecutor) and executor.capacity == 1
+    executor = LocalExecutor(ScriptedEvaluator())
+    assert isinstance(executor.backend, InProcessExecutor) and executor.capacity == 1
     executor.submit(arch("score", 1.0), seed=2, tag="a")
     executor.submit(arch("raise"), tag="b")
     assert executor.pending == 2
@@ -63,10 +63,21 @@ def test_in_process_runs_oldest_first_and_isolates_exceptions():
     assert executor.wait_any() is None and executor.pending == 0
 
 
+def test_handles_are_default_tags_and_wait_any_can_be_restricted():
+    with LocalExecutor(ScriptedEvaluator()) as executor:
+        first = executor.submit(arch("score", 1.0))
+        second = executor.submit(arch("score", 2.0))
+        assert first != second
+        handle, result = executor.wait_any([second])
+        assert handle == second and result.metrics["score"] == 2.0
+        assert executor.wait_any([second]) is None and executor.pending == 1
+        assert executor.wait_any([first])[0] == first
+
+
 def test_process_pool_parallel_steady_state_crash_and_timeout():
     with get_executor("local", ScriptedEvaluator(), workers=2, timeout=2.0) as executor:
-        assert isinstance(executor, ProcessPoolExecutor) and executor.capacity == 2
-        assert executor.threads >= 1
+        assert isinstance(executor.backend, ProcessPoolExecutor) and executor.capacity == 2
+        assert executor.backend.threads >= 1
         for i in range(4):
             executor.submit(arch("score", float(i)), seed=10, tag=i)
         executor.submit(arch("die"), tag="dead")
@@ -83,8 +94,8 @@ def test_process_pool_parallel_steady_state_crash_and_timeout():
         executor.submit(arch("sleep", 0.3), tag="fast")
         assert executor.wait_any()[0] == "fast"
         # The slot freed by the fast job takes the next one while the slow one still runs.
-        executor.submit(arch("score", 2.0), tag="next")
-        assert executor.wait_any()[0] == "next"
+        handle = executor.submit(arch("score", 2.0))
+        assert executor.wait_any([handle])[0] == handle
         assert executor.wait_any(timeout=0.01) is None and executor.pending == 1
         tag, result = executor.wait_any()
         assert tag == "slow" and result.status == "fail" and "timed out after 2 s" in result.error

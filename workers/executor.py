@@ -14,7 +14,7 @@ import pickle
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from multiprocessing.context import SpawnProcess
@@ -23,6 +23,8 @@ from typing import Any
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from workers.base import Evaluator, Result
+
+Finished = tuple[Any, Result]  # (tag, result) of a finished evaluation
 
 
 @dataclass
@@ -49,8 +51,9 @@ class Executor(ABC):
     """Runs an evaluator's evaluations, possibly many at once.
 
     ``submit`` returns a handle (the job id); ``wait_any`` blocks until some evaluation finishes and returns its
-    ``(tag, Result)``, or None when nothing is pending or ``timeout`` (seconds) passes first. ``capacity`` is how many
-    evaluations run at the same time, the number to keep in flight.
+    ``(tag, Result)`` — the tag given to ``submit``, or the handle when none was given — or None when nothing is
+    pending or ``timeout`` (seconds) passes first. ``capacity`` is how many evaluations run at the same time, the number
+    to keep in flight.
     """
 
     def __init__(self, evaluator: Evaluator) -> None:
@@ -68,8 +71,8 @@ class Executor(ABC):
         """Submitted evaluations whose result has not been returned by ``wait_any`` yet."""
 
     def submit(self, arch: Architecture, fidelity: int | None = None, seed: int = 0, tag: Any = None) -> int:
-        """Queue an evaluation of ``arch``; ``tag`` comes back with its result. Returns the job id."""
-        job = Job(self._next_id, tag, arch, fidelity, seed)
+        """Queue an evaluation of ``arch``; ``tag`` (default: the returned job id) comes back with its result."""
+        job = Job(self._next_id, self._next_id if tag is None else tag, arch, fidelity, seed)
         self._next_id += 1
         self._enqueue(job)
         return job.id
@@ -78,8 +81,11 @@ class Executor(ABC):
     def _enqueue(self, job: Job) -> None: ...
 
     @abstractmethod
-    def wait_any(self, timeout: float | None = None) -> tuple[Any, Result] | None:
-        """The ``(tag, Result)`` of the next evaluation to finish (None: nothing pending, or ``timeout`` passed)."""
+    def wait_any(self, handles: Collection[int] | None = None, timeout: float | None = None) -> Finished | None:
+        """The ``(tag, Result)`` of the next evaluation to finish, among ``handles`` if given.
+
+        None when none of them is pending, or when ``timeout`` seconds pass first.
+        """
 
     @abstractmethod
     def close(self) -> None:
@@ -110,11 +116,12 @@ class InProcessExecutor(Executor):
     def _enqueue(self, job: Job) -> None:
         self._queue.append(job)
 
-    def wait_any(self, timeout: float | None = None) -> tuple[Any, Result] | None:
+    def wait_any(self, handles: Collection[int] | None = None, timeout: float | None = None) -> Finished | None:
         # An evaluation in this process cannot be interrupted, so ``timeout`` does not apply.
-        if not self._queue:
+        job = next((j for j in self._queue if handles is None or j.id in handles), None)
+        if job is None:
             return None
-        job = self._queue.popleft()
+        self._queue.remove(job)
         return job.tag, safe_evaluate(self.evaluator, job)
 
     def close(self) -> None:
@@ -199,7 +206,7 @@ class ProcessPoolExecutor(Executor):
         self._payload = pickle.dumps(evaluator)
         self._slots: list[_Worker | None] = [None] * workers
         self._queue: deque[Job] = deque()
-        self._finished: deque[tuple[Any, Result]] = deque()
+        self._finished: deque[tuple[Job, Result]] = deque()
 
     @property
     def capacity(self) -> int:
@@ -207,8 +214,7 @@ class ProcessPoolExecutor(Executor):
 
     @property
     def pending(self) -> int:
-        running = sum(1 for w in self._slots if w is not None and w.job is not None)
-        return len(self._queue) + running + len(self._finished)
+        return len(self._queue) + len(self._running()) + len(self._finished)
 
     def _enqueue(self, job: Job) -> None:
         self._queue.append(job)
@@ -231,7 +237,7 @@ class ProcessPoolExecutor(Executor):
         worker = self._slots[index]
         assert worker is not None and worker.job is not None
         elapsed = time.monotonic() - (worker.started or worker.sent)
-        self._finished.append((worker.job.tag, Result.failure(reason, elapsed)))
+        self._finished.append((worker.job, Result.failure(reason, elapsed)))
         worker.kill()
         self._slots[index] = None
 
@@ -265,20 +271,31 @@ class ProcessPoolExecutor(Executor):
         if kind == "started":
             worker.started = time.monotonic()
         else:
-            self._finished.append((worker.job.tag, result))
+            self._finished.append((worker.job, result))
             worker.job = None
 
-    def wait_any(self, timeout: float | None = None) -> tuple[Any, Result] | None:
+    def _running(self) -> list[Job]:
+        return [w.job for w in self._slots if w is not None and w.job is not None]
+
+    def _take(self, handles: Collection[int] | None) -> Finished | None:
+        for entry in self._finished:
+            if handles is None or entry[0].id in handles:
+                self._finished.remove(entry)
+                return entry[0].tag, entry[1]
+        return None
+
+    def wait_any(self, handles: Collection[int] | None = None, timeout: float | None = None) -> Finished | None:
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._finished:
-            if not self._queue and not any(w is not None and w.job is not None for w in self._slots):
+        while (found := self._take(handles)) is None:
+            waiting = [job for job in [*self._queue, *self._running()] if handles is None or job.id in handles]
+            if not waiting:
                 return None
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             self._collect(left)
             self._dispatch()
-            if deadline is not None and time.monotonic() >= deadline and not self._finished:
-                return None
-        return self._finished.popleft()
+            if deadline is not None and time.monotonic() >= deadline:
+                return self._take(handles)
+        return found
 
     def close(self) -> None:
         for index, worker in enumerate(self._slots):
@@ -314,12 +331,34 @@ def register_executor(name: str) -> Callable[[ExecutorFactory], ExecutorFactory]
 
 
 @register_executor("local")
-def local_executor(evaluator: Evaluator, workers: int = 1, threads: int | None = None,
-                   timeout: float | None = None) -> Executor:
-    """In-process sequential evaluation for ``workers=1``, a spawned process pool for more."""
-    if workers <= 1:
-        return InProcessExecutor(evaluator)
-    return ProcessPoolExecutor(evaluator, workers, threads, timeout)
+class LocalExecutor(Executor):
+    """The local executor: in-process sequential evaluation for ``workers=1``, a spawned process pool for more.
+
+    ``threads`` (torch threads per pool worker) and ``timeout`` (seconds per evaluation) apply to the pool.
+    """
+
+    def __init__(self, evaluator: Evaluator, workers: int = 1, threads: int | None = None,
+                 timeout: float | None = None) -> None:
+        super().__init__(evaluator)
+        self.backend: Executor = (InProcessExecutor(evaluator) if workers <= 1
+                                  else ProcessPoolExecutor(evaluator, workers, threads, timeout))
+
+    @property
+    def capacity(self) -> int:
+        return self.backend.capacity
+
+    @property
+    def pending(self) -> int:
+        return self.backend.pending
+
+    def _enqueue(self, job: Job) -> None:
+        self.backend._enqueue(job)
+
+    def wait_any(self, handles: Collection[int] | None = None, timeout: float | None = None) -> Finished | None:
+        return self.backend.wait_any(handles, timeout)
+
+    def close(self) -> None:
+        self.backend.close()
 
 
 def get_executor(name: str, evaluator: Evaluator, **options: Any) -> Executor:
