@@ -12,6 +12,7 @@ eval it is the element-wise mean of the groups (the fractal join); in training i
 By convention group ``i`` of a join is column ``i`` counted from the deepest column, which takes part in every join;
 a join whose groups do not include the chosen column lies off that column's path and outputs zeros, which only
 deeper, dropped columns read. Randomness comes from torch's generator, so ``torch.manual_seed`` makes it repeatable.
+Joins read the choice of the most recent sampler, so a network with drop-path joins starts with its own sampler.
 """
 
 from __future__ import annotations

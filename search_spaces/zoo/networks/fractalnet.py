@@ -1,4 +1,11 @@
-"""FractalNet (Larsson et al. 2017) as a zoo network: fractal blocks joined by element-wise means, with drop-path."""
+"""FractalNet (Larsson et al. 2017) as a zoo network: fractal blocks joined by element-wise means, with drop-path.
+
+Two CIFAR configurations are registered: ``fractalnet`` (C=4 columns, B=5 blocks: the 40-layer network of the paper's
+Figure 1, 76,106,634 parameters with the CIFAR widths 64-128-256-512-512) and ``fractalnet20`` (C=3: the 20-layer
+network of Table 1). The paper's own counts (38.6M for 20 layers, 22.9M for 40 layers) cannot be reproduced from its
+text, which gives no widths that yield them; ``fractalnet20`` matches osmr/imgclsmob's ``fractalnet_cifar10`` exactly
+(33,724,618), the standard PyTorch implementation with the same layout.
+"""
 
 from __future__ import annotations
 
