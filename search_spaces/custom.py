@@ -319,8 +319,15 @@ class CellSpace(GenomeSpace):
         nodes["gap"] = {"op": "global_avg_pool", "inputs": [previous]}
         nodes["fc"] = {"op": "linear", "args": {"out": "$num_classes"}, "inputs": ["gap"]}
         network = {"vars": {"C": C}, "nodes": nodes, "output": "fc"}
-        super().__init__({"cells": {"cell": template_cell}, "network": network}, choices, name, input_shape,
-                         num_classes)
+        try:
+            super().__init__({"cells": {"cell": template_cell}, "network": network}, choices, name, input_shape,
+                             num_classes)
+        except GenomeError as error:
+            # Name the field as the user wrote it: the template's ``cells.cell`` is the space's ``cell``.
+            field = error.field
+            if field.startswith("cells.cell"):
+                field = field.removeprefix("cells.")
+            raise GenomeError(field, error.message) from None
 
 
 def _declared(value: Any, where: str) -> Choice:
