@@ -41,6 +41,7 @@ def test_shipped_table_with_readme_and_licences():
 def test_lookups():
     evaluator = get_evaluator("table")
     assert evaluator.objective == "valid_acc_12" and evaluator.direction == "maximize"
+    assert evaluator.input_shape == (3, 32, 32) and evaluator.num_classes == 10
     result = evaluator.evaluate(cell(ROW_1))
     assert result.ok and result.metrics["valid_acc_12"] == 82.834 and result.metrics["index"] == 1
     assert set(METRIC_COLUMNS) <= set(result.metrics)

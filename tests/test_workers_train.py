@@ -67,6 +67,7 @@ def test_small_cnn_learns_digits(evaluator):
     result = evaluator.evaluate(cnn(), seed=0)
     assert result.ok, result.error
     assert evaluator.objective == "val_acc" and evaluator.direction == "maximize"
+    assert evaluator.input_shape == (1, 16, 16) and evaluator.num_classes == 10
     assert [entry["epoch"] for entry in result.curve] == [1, 2, 3, 4, 5]
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(result.curve[0])
     assert result.metrics["val_acc"] == result.curve[-1]["val_acc"] > 80.0  # percent; chance is 10

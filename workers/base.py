@@ -74,6 +74,9 @@ class Evaluator(ABC):
     name: str = ""
     objective: str = ""
     direction: str = "maximize"
+    # The task scored on, so that a search space builds networks that fit it (a dataset-backed evaluator overrides).
+    input_shape: tuple[int, int, int] = (3, 32, 32)
+    num_classes: int = 10
 
     @abstractmethod
     def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:

@@ -64,6 +64,8 @@ class TableEvaluator(Evaluator):
     name = "table"
     objective = "valid_acc_12"
     direction = "maximize"
+    input_shape = (3, 32, 32)  # CIFAR-10, the task of the shipped table
+    num_classes = 10
 
     def __init__(self, table: str | Path | None = None) -> None:
         self.table = str(Path(table).expanduser()) if table is not None else str(default_table_path())

@@ -70,6 +70,16 @@ class TrainEvaluator(Evaluator):
             self._dataset = load_dataset(**self.dataset_options)
         return self._dataset
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]
+        """(C, H, W) of the dataset's images."""
+        return self.data.input_shape
+
+    @property
+    def num_classes(self) -> int:  # type: ignore[override]
+        """Classes of the dataset."""
+        return self.data.num_classes
+
     def __getstate__(self) -> dict[str, Any]:
         # Workers reload the dataset from disk rather than receiving a pickled copy of it.
         state = dict(self.__dict__)
