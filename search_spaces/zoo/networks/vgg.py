@@ -36,8 +36,8 @@ def vgg(num_classes: int = 1000, input_shape: Sequence[int] = (3, 224, 224), wid
     the FC-4096-4096 classifier with dropout.
 
     ``lrn`` adds local response normalization after the first conv (configuration A-LRN). Below 64 pixels the first
-    pools are dropped so that the last feature map keeps at least 1 pixel, and the classifier is a small one
-    (global pool, FC-512-512) as in the CIFAR variants of VGG.
+    pools are dropped so that the last feature map keeps at least 1 pixel, and the classifier is the CIFAR variants'
+    small one: global average pool and a single FC layer.
     """
     if config not in CONFIGS:
         raise NasbenchError(f"unknown VGG configuration {config!r} (use one of {', '.join(CONFIGS)})")
@@ -59,10 +59,11 @@ def vgg(num_classes: int = 1000, input_shape: Sequence[int] = (3, 224, 224), wid
             source = net.add(f"pool{i}", "max_pool", inputs=[source], args={"kernel": 2, "stride": 2, "padding": 0})
     if small:
         net.add("avgpool", "global_avg_pool", inputs=[source])
-        hidden = min(hidden, 512)
+        net.add("fc", "linear", inputs=["avgpool"], args={"out": num_classes})
+        net.output = "fc"
     else:
         net.add("avgpool", "adaptive_avg_pool", inputs=[source], args={"size": 7})
-    _classifier(net, "avgpool", width(hidden, width_mult), num_classes, dropout)
+        _classifier(net, "avgpool", width(hidden, width_mult), num_classes, dropout)
     suffix = "_lrn" if lrn else "_bn" if batch_norm else ""
     return Architecture(f"vgg_{config}{suffix}", input_shape, net)
 
