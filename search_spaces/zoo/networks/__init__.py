@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from search_spaces.zoo.networks import (
+    alexnet,  # noqa: F401
     densenet,  # noqa: F401
     dpn,  # noqa: F401
     fractalnet,  # noqa: F401
