@@ -82,6 +82,9 @@ class Evaluator(ABC):
     def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
         """Evaluate ``arch`` at ``fidelity`` (e.g. epochs; None = the evaluator's default) under ``seed``."""
 
+    def setup(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless an evaluator has something to load
+        """Load what evaluations need (data, tables); a worker process calls it once, before its first job."""
+
 
 EvaluatorFactory = Callable[..., Evaluator]
 

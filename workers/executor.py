@@ -142,6 +142,7 @@ def _worker_main(conn: connection.Connection, payload: bytes, threads: int) -> N
 
     torch.set_num_threads(threads)
     evaluator: Evaluator = pickle.loads(payload)
+    evaluator.setup()  # before the first job, so that loading data counts against neither its time nor its timeout
     while True:
         try:
             job = conn.recv()

@@ -69,7 +69,11 @@ class TableEvaluator(Evaluator):
 
     def __init__(self, table: str | Path | None = None) -> None:
         self.table = str(Path(table).expanduser()) if table is not None else str(default_table_path())
-        load_table(self.table)  # fail at construction on a missing or malformed table
+        self.setup()  # fail at construction on a missing or malformed table
+
+    def setup(self) -> None:
+        """Read the table (once per process)."""
+        load_table(self.table)
 
     def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
         """Look ``arch`` up; a FAIL Result names the reason when it is not in the table."""

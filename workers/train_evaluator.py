@@ -60,14 +60,19 @@ class TrainEvaluator(Evaluator):
         self.epochs = int(epochs)
         self.max_params, self.max_macs = max_params, max_macs
         self.threads, self.device, self.test = threads, device, test
-        # Loaded now so that a missing dataset is a configuration error rather than a search full of failed trials.
-        self._dataset: Dataset | None = load_dataset(**self.dataset_options)
+        self._dataset: Dataset | None = None
+        self.setup()  # now, so that a missing dataset is a configuration error rather than a search of failed trials
+
+    def setup(self) -> None:
+        """Load the dataset (cached per process; a worker process receives the evaluator without it)."""
+        if self._dataset is None:
+            self._dataset = load_dataset(**self.dataset_options)
 
     @property
     def data(self) -> Dataset:
-        """The dataset (loaded on first use in each process)."""
-        if self._dataset is None:
-            self._dataset = load_dataset(**self.dataset_options)
+        """The dataset."""
+        self.setup()
+        assert self._dataset is not None
         return self._dataset
 
     @property
