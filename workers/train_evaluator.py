@@ -19,6 +19,7 @@ from torch import nn
 from nasbench.architecture import Architecture
 from nasbench.compiler import build
 from nasbench.errors import NasbenchError
+from nasbench.lowering import Lowered
 from workers.base import OK, Evaluator, Result, register_evaluator
 from workers.datasets import Dataset, load_dataset
 from workers.training import Precision, TrainConfig, deterministic, evaluate_model, num_threads, train_model
@@ -93,8 +94,10 @@ class TrainEvaluator(Evaluator):
 
     def check(self, arch: Architecture) -> str | None:
         """Why ``arch`` cannot be trained on this dataset within the limits (None if it can), without building it."""
+        return self._unfit(arch.lower(self.data.input_shape))
+
+    def _unfit(self, lowered: Lowered) -> str | None:
         data = self.data
-        lowered = arch.lower(data.input_shape)
         if tuple(lowered.output_shape) != (data.num_classes,):
             return (f"output shape {tuple(lowered.output_shape)} does not match the {data.num_classes} classes of "
                     f"dataset {data.name!r}")
@@ -117,10 +120,10 @@ class TrainEvaluator(Evaluator):
 
         device = resolve_device(self.device)
         try:
-            reason = self.check(arch)
+            lowered = arch.lower(self.data.input_shape)
+            reason = self._unfit(lowered)
             if reason is not None:
                 return None, Result.failure(reason, time.perf_counter() - started)
-            lowered = arch.lower(self.data.input_shape)
             epochs = self.epochs if fidelity is None else int(fidelity)
             with num_threads(self.threads), deterministic(device.type == "cpu"), \
                     torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
