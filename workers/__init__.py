@@ -1,1 +1,9 @@
-"""workers package of nasbench."""
+"""Evaluation: datasets, the training loop, evaluators (``train``, ``table``) and executors (``local``)."""
+
+from __future__ import annotations
+
+from workers.base import FAIL, OK, Evaluator, Result, evaluator_names, get_evaluator, register_evaluator
+from workers.executor import Executor, LocalExecutor, get_executor, register_executor
+
+__all__ = ["FAIL", "OK", "Evaluator", "Executor", "LocalExecutor", "Result", "evaluator_names", "get_evaluator",
+           "get_executor", "register_evaluator", "register_executor"]
