@@ -28,6 +28,7 @@ def test_digits_offline_split_and_normalization():
     half = load_dataset("digits", fraction=0.5)
     assert len(half.train_y) == round(len(data.train_y) / 2) and torch.equal(half.val_y, data.val_y)
     assert load_dataset("digits", resolution=8).input_shape == (1, 8, 8)
+    assert load_dataset("Digits").name == "digits"
 
 
 def test_bad_options_and_missing_files(tmp_path):
@@ -35,8 +36,8 @@ def test_bad_options_and_missing_files(tmp_path):
         load_dataset("digits", fraction=0.0)
     with pytest.raises(NasbenchError, match=r"dataset 'cifar10' not found in .*data_batch_1\.\.5, test_batch.*toronto"):
         load_dataset("cifar10", data_dir=tmp_path)
-    for name in ("mnist", "fashion-mnist", "cifar100"):
-        with pytest.raises(NasbenchError, match=f"dataset '{name}' not found"):
+    for name in ("mnist", "fashion-mnist", "cifar100", "Fashion_MNIST"):
+        with pytest.raises(NasbenchError, match=f"dataset '{name.lower().replace('_', '-')}' not found"):
             load_dataset(name, data_dir=tmp_path)
     with pytest.raises(NasbenchError, match="not an image folder"):
         load_dataset(str(tmp_path / "nowhere"))

@@ -302,6 +302,8 @@ def load_dataset(name: str, data_dir: str | Path | None = None, fraction: float 
     if resolution is not None and resolution < 1:
         raise NasbenchError(f"resolution must be a positive integer, got {resolution}")
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    spelled = name.lower().replace("_", "-")  # CIFAR10, fashion_mnist
+    name = spelled if spelled in _LOADERS else name
     return _load_cached(name, str(folder), float(fraction), resolution, val_fraction, int(split_seed))
 
 
