@@ -108,3 +108,9 @@ def test_unknown_executor():
 
     with pytest.raises(NasbenchError, match="unknown executor"):
         get_executor("nope", ScriptedEvaluator())
+
+    class Local(ScriptedEvaluator):
+        pass
+
+    with pytest.raises(NasbenchError, match="cannot be sent to worker processes"):
+        LocalExecutor(Local(), workers=2)

@@ -204,7 +204,11 @@ class ProcessPoolExecutor(Executor):
         self.threads = threads or max(1, available_cores() // workers)
         self.timeout = timeout
         self._context = get_context("spawn")  # fork would copy torch's thread pools and locks into the child
-        self._payload = pickle.dumps(evaluator)
+        try:
+            self._payload = pickle.dumps(evaluator)
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            raise NasbenchError(f"evaluator {evaluator.name!r} cannot be sent to worker processes (it must be "
+                                f"picklable, defined at module level): {error}") from None
         self._slots: list[_Worker | None] = [None] * workers
         self._queue: deque[Job] = deque()
         self._finished: deque[tuple[Job, Result]] = deque()
