@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nasbench.ops import basic, conv, drop_path, pooling, scale  # noqa: F401 - importing registers the built-in ops
+from nasbench.ops import basic, conv, drop_path, highway, pooling, scale  # noqa: F401 - importing registers the built-in ops
 from nasbench.ops.registry import (
     REQUIRED,
     Arg,
