@@ -128,6 +128,27 @@ def test_pickles_without_its_data_and_reloads(quick):
     assert without_time(first.curve) == without_time(quick.evaluate(cnn(), fidelity=1, seed=3).curve)
 
 
+def test_auxiliary_heads_train_and_dropout_is_seeded(quick):
+    arch = Architecture.from_yaml("""
+name: aux
+input_shape: [1, 16, 16]
+network:
+  nodes:
+    c1: {op: conv_bn_relu, args: {out: 8}, inputs: [input]}
+    agap: {op: global_avg_pool, inputs: [c1]}
+    afc: {op: linear, args: {out: 10}, inputs: [agap]}
+    c2: {op: conv_bn_relu, args: {out: 16, stride: 2}, inputs: [c1]}
+    gap: {op: global_avg_pool, inputs: [c2]}
+    drop: {op: dropout, args: {p: 0.3}, inputs: [gap]}
+    fc: {op: linear, args: {out: 10}, inputs: [drop]}
+  output: fc
+  aux: [afc]
+""")
+    first = quick.evaluate(arch, fidelity=1, seed=5)
+    assert first.ok, first.error
+    assert without_time(first.curve) == without_time(quick.evaluate(arch, fidelity=1, seed=5).curve)
+
+
 def test_fit_returns_the_trained_module():
     evaluator = get_evaluator("train", epochs=1, fraction=0.25, optimizer="adamw", lr=1e-3, label_smoothing=0.1)
     seen = []
