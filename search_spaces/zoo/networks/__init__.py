@@ -8,8 +8,10 @@ from search_spaces.zoo.networks import (
     dpn,  # noqa: F401
     fractalnet,  # noqa: F401
     googlenet,  # noqa: F401
+    highway,  # noqa: F401
     inception_v3,  # noqa: F401
     inception_v4,  # noqa: F401
+    lenet,  # noqa: F401
     mobilenet,  # noqa: F401
     resnet,  # noqa: F401
     searched,  # noqa: F401
