@@ -11,7 +11,7 @@ import torch
 import nasbench
 from nasbench.errors import NasbenchError
 from search_spaces import get, zoo
-from search_spaces.graph import GraphSpace
+from search_spaces.graph import DEFAULT_SEEDS, GraphSpace
 from search_spaces.graph_mutations import MUTATIONS, Site, node_shapes, privatize
 
 SHAPE = (1, 16, 16)
@@ -55,6 +55,13 @@ def test_registered_and_seeds_are_adapted_zoo_networks(space: GraphSpace) -> Non
         assert seed.input_shape == SHAPE and seed.output_shape() == (10,)
     small = GraphSpace(SHAPE, 10, seeds=["resnet18"], width_mult=0.25).seeds()[0]
     assert small.params() < zoo.get("resnet18").params() / 10
+
+
+def test_default_seeds_are_zoo_networks_that_adapt() -> None:
+    assert set(DEFAULT_SEEDS) <= set(zoo.names())
+    seeds = GraphSpace(SHAPE, 10).seeds()
+    assert [s.name for s in seeds] == list(DEFAULT_SEEDS)
+    assert max(s.macs() for s in seeds) < 30e6
 
 
 def test_seed_failing_the_limits_is_skipped_with_a_logged_reason(caplog: pytest.LogCaptureFixture) -> None:
