@@ -125,8 +125,9 @@ def resnet(num_classes: int = 1000, input_shape: Sequence[int] = IMAGENET, width
     Residual Networks" (``preact``); Xie et al. 2017, "Aggregated Residual Transformations for Deep Neural Networks"
     (ResNeXt: ``groups`` x ``width_per_group``).
 
-    For inputs below 64 pixels the 7x7/2 stem and the max pool give way to a 3x3 stride-1 stem, as in the CIFAR
-    variants.
+    The pre-activation networks keep the conv-BN-ReLU stem and max pool (as fb.resnet.torch's preresnet) and end with
+    BN-ReLU before the pool. For inputs below 64 pixels the 7x7/2 stem and the max pool give way to a 3x3 stride-1
+    stem, as in the CIFAR variants.
     """
     expansion = EXPANSION.get(block, 1)
     templates = _templates(block, preact, 0.0)
