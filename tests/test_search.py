@@ -1,9 +1,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from torch import nn
 
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
+from nasbench.cli import main
 from nasbench.errors import NasbenchError
 from nasbench.ops import register_op
 from nasbench.search import search
@@ -20,12 +19,24 @@ from search_spaces.base import SearchSpace
 from strategies.base import Candidate, Strategy
 from strategies.registry import register_strategy
 
-NASBENCH = str(Path(sys.executable).with_name("nasbench"))
 
+@pytest.fixture
+def cli(capsys, monkeypatch, tmp_path):
+    """Run the ``nasbench`` console entry point in-process in ``tmp_path``: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([NASBENCH, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={"OMP_NUM_THREADS": "1", "PATH": str(Path(sys.executable).parent)})
+    def invoke(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["nasbench", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as done:
+            code = done.code or 0
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return invoke
 
 
 def toy_search(**options):
@@ -175,40 +186,53 @@ def test_failure_isolation_with_the_train_evaluator():
     assert "nan" in trials["nan"].user_attrs["outcome"]["error"].lower()
 
 
-def test_cli_end_to_end_with_results_commands(tmp_path):
+def test_cli_end_to_end_with_results_commands(cli, tmp_path):
     url = f"sqlite:///{tmp_path / 'deep' / 'store.db'}"
     (tmp_path / "search.yaml").write_text("space: nb201\nevaluator: table\nbudget: 12\nseed: 5\n"
                                           "population: 4\ntournament: 2\nremove: worst\n")
-    done = run("search", "--strategy", "evolution", "--config", "search.yaml", "--storage", url, "--study", "e2e",
-               "--budget", "15", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "optuna-dashboard --host 127.0.0.1 " + url in done.stdout.replace("\n", "")
-    shown = run("results", "show", "--storage", url, "--json", cwd=tmp_path)
-    rows = json.loads(shown.stdout)
+    code, out, err = cli("search", "--strategy", "evolution", "--config", "search.yaml", "--storage", url,
+                         "--study", "e2e", "--budget", "15")
+    assert code == 0, err
+    assert f"optuna-dashboard --host 127.0.0.1 {url}" in out
+    code, out, _ = cli("results", "show", "--storage", url, "--json")
+    rows = json.loads(out)
     assert len(rows) == 15 and rows[0]["seed_name"] == "nb201_resnet"
     assert set(rows[0]) == {"number", "state", "objective", "hash", "strategy", "seed_name", "parent", "params",
                             "macs", "metrics"}
     assert all(row["state"] == "COMPLETE" and row["strategy"] == "evolution" for row in rows)
     assert "test_acc_200_trainval" in rows[3]["metrics"] and rows[3]["objective"] == rows[3]["metrics"]["valid_acc_12"]
-    best = json.loads(run("results", "top", "-k", "3", "--storage", url, "--study", "e2e", "--json",
-                          cwd=tmp_path).stdout)
+    code, out, _ = cli("results", "top", "-k", "3", "--storage", url, "--study", "e2e", "--json")
+    best = json.loads(out)
     assert [row["objective"] for row in best] == sorted((row["objective"] for row in rows), reverse=True)[:3]
-    exported = run("results", "export", "--format", "csv", "-o", "out.csv", "--storage", url, cwd=tmp_path)
-    assert exported.returncode == 0 and len((tmp_path / "out.csv").read_text().splitlines()) == 16
+    code, out, _ = cli("results", "show", "--storage", url)
+    assert code == 0 and "nb201_resnet" in out
+    code, out, _ = cli("results", "export", "--format", "csv", "-o", "out.csv", "--storage", url)
+    assert code == 0 and len((tmp_path / "out.csv").read_text().splitlines()) == 16
+    code, out, _ = cli("results", "export", "--format", "parquet", "--storage", url)
+    assert code == 0 and (tmp_path / "e2e.parquet").is_file()
 
 
 @pytest.mark.parametrize("args, message", [
     (["search", "--strategy", "nope", "--space", "nb201", "--evaluator", "table", "--storage", "memory"],
      "unknown strategy"),
     (["search", "--space", "nb201", "--evaluator", "table", "--storage", "nowhere"], "storage"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--storage", "memory", "--budget", "0"], "budget"),
+    (["search", "--strategy", "random", "--space", "nb201", "--evaluator", "table", "--population", "5"],
+     "evolution strategy"),
     (["search", "--config", "missing.yaml"], "config file not found"),
     (["results", "show", "--storage", "sqlite:///empty.db", "--study", "x"], "no study 'x'"),
     (["results", "export", "--format", "xls", "--storage", "sqlite:///empty.db"], "choose a study"),
 ])
-def test_cli_bad_input_is_a_one_line_error(tmp_path, args, message):
-    done = run(*args, cwd=tmp_path)
-    assert done.returncode != 0
-    assert done.stderr.count("\n") == 1 and message in done.stderr
+def test_cli_bad_input_is_a_one_line_error(cli, args, message):
+    code, _, err = cli(*args)
+    assert code != 0
+    assert err.count("\n") == 1 and message in err
+
+
+def test_config_file_unknown_option(cli, tmp_path):
+    (tmp_path / "bad.yaml").write_text("budgett: 3\n")
+    code, _, err = cli("search", "--config", "bad.yaml")
+    assert code == 2 and "unknown option(s) budgett" in err
 
 
 def test_toy_score_prefers_wide_early_layers():
