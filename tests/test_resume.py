@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from search_toys import ToyEvaluator, ToySpace
+
+from nasbench.search import search
+
+TESTS = Path(__file__).parent
+BUDGET = 24
+SCRIPT = f"""
+import sys
+sys.path.insert(0, {str(TESTS)!r})
+from search_toys import ToyEvaluator, ToySpace
+from nasbench.search import search
+search(strategy="evolution", space=ToySpace(), evaluator=ToyEvaluator(delay=float(sys.argv[2])), budget={BUDGET},
+       storage=sys.argv[1], study="resume", seed=1, progress=False, population=6, tournament=3)
+"""
+
+
+def trials(url: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(storage=url, study_name="resume").get_trials()
+
+
+def launch(url: str, delay: float) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, url, str(delay)], env=env)
+
+
+def test_resume_after_sigkill_completes_the_budget_without_duplicates(tmp_path):
+    url = f"sqlite:///{tmp_path / 'resume.db'}"
+    process = launch(url, 0.3)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+        if not (tmp_path / "resume.db").exists():
+            continue
+        try:
+            states = [t.state.name for t in trials(url)]
+        except Exception:  # noqa: BLE001 - the study or its tables may not exist yet
+            continue
+        # kill in the middle of an evaluation once some trials are stored
+        if len(states) - states.count("RUNNING") >= 5 and "RUNNING" in states:
+            break
+    assert process.poll() is None, "the search ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed = trials(url)
+    assert 5 <= len(killed) < BUDGET
+    assert any(t.state.name == "RUNNING" for t in killed)
+
+    rerun = launch(url, 0.0)
+    assert rerun.wait(timeout=120) == 0
+    final = trials(url)
+    counted = [t for t in final if not t.user_attrs.get("outcome", {}).get("stale")]
+    stale = [t for t in final if t.user_attrs.get("outcome", {}).get("stale")]
+    assert len(counted) == BUDGET
+    assert all(t.state.name in ("COMPLETE", "FAIL") for t in final)
+    hashes = [t.user_attrs["hash"] for t in counted]
+    assert len(set(hashes)) == len(hashes)
+    assert stale and all(t.state.name == "FAIL" and "interrupted" in t.user_attrs["outcome"]["error"] for t in stale)
+    # the interrupted candidate was evaluated again, and the stored trials before the kill were kept as they were
+    assert {t.user_attrs["hash"] for t in stale} <= set(hashes)
+    assert [t.user_attrs["hash"] for t in killed if t.state.is_finished()] == hashes[:len(killed) - len(stale)]
+
+
+def test_rerun_with_a_larger_budget_continues_and_replays_into_the_strategy(tmp_path):
+    url = f"sqlite:///{tmp_path / 'grow.db'}"
+    evaluator = ToyEvaluator()
+    first = search(strategy="evolution", space=ToySpace(), evaluator=evaluator, budget=12, storage=url, study="g",
+                   progress=False, population=5, tournament=2)
+    assert len(first.study.get_trials()) == 12
+    again = search(strategy="evolution", space=ToySpace(), evaluator=evaluator, budget=12, storage=url, study="g",
+                   progress=False, population=5, tournament=2)
+    assert len(again.study.get_trials()) == 12 and len(evaluator.calls) == 12  # nothing to do: budget reached
+    grown = search(strategy="evolution", space=ToySpace(), evaluator=evaluator, budget=30, storage=url, study="g",
+                   progress=False, population=5, tournament=2)
+    all_trials = grown.study.get_trials()
+    assert len(all_trials) == 30 and len(evaluator.calls) == 30
+    hashes = [t.user_attrs["hash"] for t in all_trials]
+    assert len(set(hashes)) == 30
+    # replayed population: the resumed run's first children descend from trials of the first run
+    first_hashes = set(hashes[:12])
+    assert all_trials[12].user_attrs["parent"] in first_hashes
