@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,12 +49,13 @@ def search(strategy: str = "evolution", space: str | SearchSpace = "graph", data
            seeds: str | Sequence[str] = "all", max_params: int | None = None, max_macs: int | None = None,
            population: int | None = None, tournament: int | None = None,
            mutations_schedule: str | Sequence[float] | None = None, remove: str = "oldest", progress: bool = True,
-           max_duplicates: int = MAX_DUPLICATES, space_options: dict[str, Any] | None = None,
+           max_duplicates: int = MAX_DUPLICATES, backend: str = "local", space_options: dict[str, Any] | None = None,
            evaluator_options: dict[str, Any] | None = None) -> SearchResults:
     """Run (or resume) a search and return its results (the Optuna study, best trial, leaderboard).
 
     ``dataset`` defaults to ``digits`` for the train evaluator; ``epochs`` is the evaluation fidelity (default 5 for
     training, the evaluator's own for a table). ``storage`` is an Optuna URL, ``"memory"`` or a storage object;
+    ``backend`` names the executor (``local``: in-process for one worker, a process pool for ``workers`` > 1).
     ``study`` defaults to ``<strategy>-<space>-<dataset or evaluator>-seed<seed>`` so that re-running the same call
     resumes. ``seeds`` is ``"all"``, ``"none"`` or seed names (comma-separated or a list). ``population``,
     ``tournament``, ``mutations_schedule`` (``"d,r"``) and ``remove`` configure ``evolution`` (defaults from
@@ -102,7 +102,8 @@ def search(strategy: str = "evolution", space: str | SearchSpace = "graph", data
              "dataset": dataset, "budget": budget, "seed": seed}
     the_study = open_study(store, name, judge.direction, attrs)
     loop = SearchLoop(the_study, the_space, proposer, judge, budget=budget, seed=seed, fidelity=epochs,
-                      workers=workers, max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates)
+                      workers=workers, max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
+                      backend=backend)
     with SearchProgress(budget, judge.objective, enabled=progress) as bar:
         stopped = loop.run(select_seeds(the_space.seeds(), seeds), bar)
     results = SearchResults(the_study, storage_url(storage), judge.objective, budget, stopped)
@@ -151,12 +152,13 @@ class SearchLoop:
 
     def __init__(self, study: Any, space: Any, strategy: Strategy, evaluator: Evaluator, budget: int, seed: int = 0,
                  fidelity: int | None = None, workers: int = 1, max_params: int | None = None,
-                 max_macs: int | None = None, max_duplicates: int = MAX_DUPLICATES) -> None:
+                 max_macs: int | None = None, max_duplicates: int = MAX_DUPLICATES, backend: str = "local") -> None:
         from results.store import TrialWriter
 
         self.study, self.space, self.strategy, self.evaluator = study, space, strategy, evaluator
         self.budget, self.seed, self.fidelity, self.workers = budget, seed, fidelity, workers
         self.max_params, self.max_macs, self.max_duplicates = max_params, max_macs, max_duplicates
+        self.backend = backend
         self.writer = TrialWriter(study, evaluator.objective)
         self.choices = space.variables()
         self.known: dict[str, Result] = {}  # hash -> stored result, over the whole study
@@ -315,42 +317,7 @@ class SearchLoop:
             self.best = value
 
     def executor(self) -> Any:
-        """In-process evaluation for one worker (deterministic, no start-up cost), a process pool for more."""
-        if self.workers == 1:
-            return InlineExecutor(self.evaluator)
-        from workers.executor import LocalExecutor
+        """The backend's executor (``local``: in-process for one worker, a process pool for more)."""
+        from workers.executor import get_executor
 
-        return LocalExecutor(self.evaluator, self.workers)
-
-
-class InlineExecutor:
-    """Evaluates each submitted architecture at once in this process (the one-worker case)."""
-
-    def __init__(self, evaluator: Evaluator) -> None:
-        self.evaluator = evaluator
-        self.done: dict[int, Result] = {}
-        self.count = 0
-
-    def __enter__(self) -> InlineExecutor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.clear()
-
-    def submit(self, arch: Architecture, fidelity: int | None, seed: int) -> int:
-        """Evaluate now; the job id to collect the result with ``wait_any``."""
-        from workers.base import Result
-
-        started = time.perf_counter()
-        try:
-            result = self.evaluator.evaluate(arch, fidelity, seed)
-        except Exception as error:  # noqa: BLE001 - an evaluator that raises must not end the search
-            result = Result.failure(f"{type(error).__name__}: {error}", time.perf_counter() - started)
-        self.count += 1
-        self.done[self.count] = result
-        return self.count
-
-    def wait_any(self, jobs: list[int]) -> tuple[int, Result]:
-        """The first finished job of ``jobs`` and its result."""
-        job = jobs[0]
-        return job, self.done.pop(job)
+        return get_executor(self.backend, self.evaluator, workers=self.workers)

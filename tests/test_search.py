@@ -238,3 +238,13 @@ def test_config_file_unknown_option(cli, tmp_path):
 def test_toy_score_prefers_wide_early_layers():
     space = ToySpace()
     assert toy_score(space.decode({f"w{i}": 5 for i in range(4)})) == 50
+
+
+def test_two_workers_keep_two_evaluations_in_flight():
+    results = toy_search(evaluator=ToyEvaluator(delay=0.3, raising=False), budget=10, workers=2, population=4,
+                         tournament=2)
+    trials = results.study.get_trials()
+    assert len(trials) == 10 and all(t.state.name == "COMPLETE" for t in trials)
+    assert len({t.user_attrs["hash"] for t in trials}) == 10
+    overlapping = sum(1 for a, b in zip(trials, trials[1:]) if b.datetime_start < a.datetime_complete)
+    assert overlapping >= 5

@@ -48,6 +48,7 @@ def search_command(
                                          "an existing study is resumed."),
     table: str = typer.Option(None, help="CSV table for the table evaluator (default: the shipped NAS-Bench-201)."),
     workers: int = typer.Option(None, help="Evaluations in flight at once (default 1)."),
+    backend: str = typer.Option(None, help="Executor of the evaluations: local (default)."),
     epochs: int = typer.Option(None, help="Training epochs per evaluation (default 5 for the train evaluator)."),
     seeds: str = typer.Option(None, help="Seed networks evaluated first: all | none | name,name (default all)."),
     max_params: int = typer.Option(None, help="Candidates with more parameters fail without training."),
@@ -65,7 +66,8 @@ def search_command(
 
     options = load_config(Path(config)) if config is not None else {}
     given = {"strategy": strategy, "space": space, "dataset": dataset, "evaluator": evaluator, "budget": budget,
-             "seed": seed, "storage": storage, "study": study, "table": table, "workers": workers, "epochs": epochs,
+             "seed": seed, "storage": storage, "study": study, "table": table, "workers": workers, "backend": backend,
+             "epochs": epochs,
              "seeds": seeds, "max_params": max_params, "max_macs": max_macs, "population": population,
              "tournament": tournament, "mutations_schedule": mutations_schedule, "remove": remove,
              "progress": progress}
