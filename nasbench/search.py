@@ -136,6 +136,31 @@ def select_seeds(available: list[Architecture], choice: str | Sequence[str]) -> 
     return [by_name[name] for name in choice]
 
 
+Measured = tuple[str, int | None, int | None, str | None]
+_MEASURED: dict[str, Measured] = {}
+_MEASURED_LIMIT = 100_000
+
+
+def measure(genome: str, arch: Architecture) -> Measured:
+    """(hash, params, MACs, error) of ``arch`` whose genome JSON is ``genome``, memoized in this process.
+
+    Strategies propose the same genomes again and again (duplicates, and every run of a benchmark in one process), and
+    lowering dominates the cost of a table lookup; the memo is keyed by a digest of the genome text.
+    """
+    key = hashlib.sha256(genome.encode()).hexdigest()
+    found = _MEASURED.get(key)
+    if found is None:
+        try:
+            lowered = arch.lower()
+            found = (architecture_hash(lowered), lowered.params, lowered.macs, None)
+        except GenomeError as error:
+            found = (f"invalid-{key[:24]}", None, None, f"invalid architecture: {error}")
+        if len(_MEASURED) >= _MEASURED_LIMIT:
+            _MEASURED.clear()
+        _MEASURED[key] = found
+    return found
+
+
 @dataclass
 class Prepared:
     """A candidate ready to store: genome JSON, canonical hash, size, or why it cannot be built."""
@@ -162,7 +187,6 @@ class SearchLoop:
         self.writer = TrialWriter(study, evaluator.objective)
         self.choices = space.variables()
         self.known: dict[str, Result] = {}  # hash -> stored result, over the whole study
-        self.cache: dict[str, Prepared] = {}  # genome JSON -> prepared (strategies re-propose the same genomes)
         self.evaluated = 0
         self.best: float | None = None
 
@@ -261,18 +285,9 @@ class SearchLoop:
         return Candidate(arch, info), result
 
     def prepare(self, candidate: Candidate) -> Prepared:
-        """Genome JSON, hash, parameters and MACs from one lowering (cached by genome)."""
+        """Genome JSON, hash, parameters and MACs from one lowering (memoized by genome)."""
         genome = candidate.arch.to_json(indent=None)
-        prepared = self.cache.get(genome)
-        if prepared is None:
-            try:
-                lowered = candidate.arch.lower()
-                prepared = Prepared(genome, architecture_hash(lowered), lowered.params, lowered.macs, None)
-            except GenomeError as error:
-                digest = hashlib.sha256(genome.encode()).hexdigest()[:24]
-                prepared = Prepared(genome, f"invalid-{digest}", None, None, f"invalid architecture: {error}")
-            self.cache[genome] = prepared
-        return prepared
+        return Prepared(genome, *measure(genome, candidate.arch))
 
     def over_limits(self, prepared: Prepared) -> str | None:
         """Why the candidate exceeds ``max_params`` / ``max_macs`` (None if it does not)."""
