@@ -1,0 +1,70 @@
+"""Overhead of the search loop and its store: 1,000 table evaluations through ``nasbench.search`` (SQLite) against a
+plain Optuna ask/tell loop that writes the same attributes, intermediate values and objectives to SQLite.
+
+Both sides run in this process, one after the other, each on a fresh SQLite file, ``--repeats`` times interleaved. The
+plain loop replays the trials the search stored (their user attributes, curves and values), so both write the same
+data; the search additionally proposes (``--strategy``), hashes, deduplicates and looks each candidate up in the table.
+
+    python benchmarks/store_overhead.py [--evaluations 1000] [--strategy evolution] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import optuna
+
+import nasbench
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def run_search(url: str, evaluations: int, strategy: str) -> tuple[float, list[optuna.trial.FrozenTrial]]:
+    started = time.perf_counter()
+    results = nasbench.search(strategy=strategy, space="nb201", evaluator="table", budget=evaluations, seed=0,
+                              storage=url, study="overhead", seeds="none", progress=False)
+    elapsed = time.perf_counter() - started
+    return elapsed, results.study.get_trials()
+
+
+def run_plain(url: str, trials: list[optuna.trial.FrozenTrial]) -> float:
+    started = time.perf_counter()
+    study = optuna.create_study(storage=url, study_name="plain", direction="maximize")
+    for stored in trials:
+        trial = study.ask(stored.distributions)
+        for key, value in stored.user_attrs.items():
+            trial.set_user_attr(key, value)
+        for step, value in stored.intermediate_values.items():
+            trial.report(value, step)
+        study.tell(trial, stored.value, state=stored.state)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--evaluations", type=int, default=1000)
+    parser.add_argument("--strategy", default="evolution")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    # Warm both paths (imports, the table, SQLAlchemy) outside the timing.
+    with tempfile.TemporaryDirectory() as folder:
+        _, trials = run_search(f"sqlite:///{Path(folder) / 'warm.db'}", 20, args.strategy)
+        run_plain(f"sqlite:///{Path(folder) / 'warm-plain.db'}", trials)
+    searched, plain = [], []
+    for repeat in range(args.repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            seconds, trials = run_search(f"sqlite:///{Path(folder) / 'search.db'}", args.evaluations, args.strategy)
+            searched.append(seconds)
+            plain.append(run_plain(f"sqlite:///{Path(folder) / 'plain.db'}", trials))
+        print(f"repeat {repeat + 1}: nasbench.search {searched[-1]:.1f} s, plain ask/tell {plain[-1]:.1f} s, "
+              f"ratio {searched[-1] / plain[-1]:.2f}")
+    print(f"{args.evaluations} table evaluations ({args.strategy}) with SQLite: nasbench.search {min(searched):.1f} s, "
+          f"plain Optuna ask/tell {min(plain):.1f} s (best of {args.repeats}); "
+          f"ratio {min(searched) / min(plain):.2f} (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

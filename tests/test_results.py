@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import math
+
+import optuna
+import pandas as pd
+import pytest
+from search_toys import ToyEvaluator, ToySpace
+
+from nasbench.errors import NasbenchError
+from nasbench.search import search
+from results.records import RECORD_KEYS, dataframe, export, records, top
+from results.store import TrialWriter, clean, load_study, open_storage, open_study, storage_url
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'nested' / 'r.db'}"
+    search(strategy="random", space=ToySpace(), evaluator=ToyEvaluator(), budget=24, storage=url, study="r",
+           progress=False)
+    return load_study(url, "r")
+
+
+def test_sqlite_directory_is_created_and_url_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    open_storage("sqlite:///results/deep/x.db")
+    assert (tmp_path / "results" / "deep").is_dir()
+    assert storage_url("sqlite:///results/x.db") == f"sqlite:///{tmp_path / 'results' / 'x.db'}"
+    assert storage_url("memory") is None
+
+
+@pytest.mark.parametrize("url", ["nowhere", "foo://bar", "postgresql+nodriver://u@h/db"])
+def test_bad_storage_url_is_a_one_line_error(url):
+    with pytest.raises(NasbenchError) as caught:
+        open_storage(url)
+    assert "\n" not in str(caught.value)
+
+
+def test_records_have_the_documented_keys_and_failures_their_reason(study):
+    rows = records(study)
+    assert len(rows) == 24 and all(tuple(row) == RECORD_KEYS for row in rows)
+    assert [row["seed_name"] for row in rows[:2]] == ["small", "middle"]
+    failed = [t for t in study.get_trials() if t.state.name == "FAIL"]
+    assert failed and all("refuses" in t.user_attrs["outcome"]["error"] for t in failed)
+    for row in rows:
+        if row["state"] == "COMPLETE":
+            assert row["objective"] == row["metrics"]["score"] and row["metrics"]["double"] == 2 * row["objective"]
+        else:
+            assert row["objective"] is None
+
+
+def test_top_is_best_first(study):
+    best = top(study, 5)
+    values = [row["objective"] for row in best]
+    assert values == sorted(values, reverse=True) and values[0] == study.best_value
+    with pytest.raises(NasbenchError):
+        top(study, 0)
+
+
+def test_dataframe_and_exports(study, tmp_path):
+    frame = dataframe(study)
+    assert len(frame) == 24 and {"metric_score", "param_w0", "error", "seconds", "name"} <= set(frame.columns)
+    csv = export(study, "csv", tmp_path / "out" / "r.csv")
+    assert pd.read_csv(csv)["hash"].tolist() == frame["hash"].tolist()
+    parquet = export(study, "parquet", tmp_path / "r.parquet")
+    assert pd.read_parquet(parquet)["objective"].count() == frame["objective"].count()
+    with pytest.raises(NasbenchError, match="format"):
+        export(study, "xlsx", tmp_path / "r.xlsx")
+
+
+def test_load_study_needs_a_name_when_there_are_several(tmp_path):
+    url = f"sqlite:///{tmp_path / 'two.db'}"
+    storage = open_storage(url)
+    open_study(storage, "a", "maximize")
+    open_study(storage, "b", "maximize")
+    with pytest.raises(NasbenchError, match="choose a study"):
+        load_study(url)
+    assert load_study(url, "b").study_name == "b"
+    open_study(storage, "c", "minimize")
+    with pytest.raises(NasbenchError, match="minimizes"):
+        open_study(storage, "c", "maximize")
+
+
+def test_writer_stores_nan_as_fail_and_clean_json():
+    study = optuna.create_study(direction="maximize")
+    writer = TrialWriter(study, "acc")
+    handle = writer.start({"hash": "h", "x": float("inf")})
+    writer.finish(handle, True, {"acc": float("nan")}, [{"epoch": 1, "acc": float("nan")}], 1.0, None)
+    trial = study.get_trials()[0]
+    assert trial.state.name == "FAIL" and "not finite" in trial.user_attrs["outcome"]["error"]
+    assert trial.user_attrs["x"] is None and trial.intermediate_values == {}
+    assert clean({"a": [1.0, math.nan]}) == {"a": [1.0, None]}
+
+
+def test_stale_running_trials_are_failed_and_returned():
+    study = optuna.create_study(direction="maximize")
+    writer = TrialWriter(study, "acc")
+    writer.start({"hash": "h1"})
+    done = writer.start({"hash": "h2"})
+    writer.finish(done, True, {"acc": 1.0}, [], 0.1, None)
+    stale = writer.fail_stale("interrupted")
+    assert [t.user_attrs["hash"] for t in stale] == ["h1"]
+    states = {t.user_attrs["hash"]: t.state.name for t in study.get_trials()}
+    assert states == {"h1": "FAIL", "h2": "COMPLETE"}
