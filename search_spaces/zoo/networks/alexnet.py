@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
 from nasbench.errors import NasbenchError
+from nasbench.ops.conv import conv_out
 from nasbench.ops.pooling import pool_out
 from search_spaces.zoo.networks.scaling import is_small, reductions_that_fit, width
 from search_spaces.zoo.registry import register
@@ -42,7 +43,9 @@ def alexnet(num_classes: int = 1000, input_shape: Sequence[int] = (3, 227, 227),
     layers = list(LAYERS[variant])
     if small:
         layers[0] = (layers[0][0], 3, 1, 1)
-    pools = reductions_that_fit(min(input_shape[1:]), len(POOLED), lambda size: pool_out(size, 3, 2, 0, False))
+    _, kernel, stride, padding = layers[0]
+    size = conv_out(min(input_shape[1:]), kernel, stride, padding)  # the later convs keep the size
+    pools = reductions_that_fit(size, len(POOLED), lambda n: pool_out(n, 3, 2, 0, False))
     kept = POOLED[len(POOLED) - pools:]
     net = Cell(inputs=["input"])
     source = "input"
