@@ -23,12 +23,13 @@ from nasbench.errors import GenomeError
 from search_spaces.genotypes import CellGenotype, Genotype
 
 
-def _op(name: str, args: Mapping[str, Any], strided: bool = True) -> tuple[str, dict[str, Any], bool]:
-    return name, dict(args), strided
+def _op(name: str, args: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    return name, dict(args)
 
 
-# Cell op name -> (genome op, args, takes a stride); "C" is the cell's width.
-CELL_OPS: dict[str, tuple[str, dict[str, Any], bool]] = {
+# Cell op name -> (genome op, args); "C" is the cell's width. Every cell op takes a stride (2 on a reduction cell's
+# inputs).
+CELL_OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "none": _op("none", {}),
     "skip_connect": _op("skip_connect", {}),
     "avg_pool_3x3": _op("avg_pool", {"kernel": 3}),
@@ -63,9 +64,9 @@ def op_node(op: str, strided: bool) -> tuple[str, dict[str, Any]]:
     """The genome op and args of cell op ``op`` (stride 2 where ``strided``)."""
     if op not in CELL_OPS:
         raise GenomeError("op", f"unknown cell op {op!r} (known: {', '.join(CELL_OPS)})")
-    name, args, takes_stride = CELL_OPS[op]
+    name, args = CELL_OPS[op]
     args = dict(args)
-    if strided and takes_stride:
+    if strided:
         args["stride"] = 2
     return name, args
 
@@ -143,7 +144,7 @@ def _auxiliary_head(net: Cell, source: str, num_classes: int) -> None:
 
 
 def _op_names() -> dict[tuple[str, tuple[tuple[str, Any], ...]], str]:
-    return {(op, tuple(sorted(args.items()))): name for name, (op, args, _) in CELL_OPS.items()}
+    return {(op, tuple(sorted(args.items()))): name for name, (op, args) in CELL_OPS.items()}
 
 
 def read_template(template: Cell, where: str) -> CellGenotype:

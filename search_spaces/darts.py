@@ -9,7 +9,6 @@ valid network); sampling draws them independently.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,8 +58,7 @@ class CellPairSpace(SearchSpace):
             cell = getattr(genotype, cell_type)
             self._check(cell, cell_type)
             combine = None if set(cell.combines()) == {"add"} else cell.combine
-            cell = CellGenotype(cell.ops, (), combine)
-            cells[cell_type] = dataclasses.replace(cell, concat=self.concat(cell))
+            cells[cell_type] = CellGenotype(cell.ops, self.concat(cell), combine)
         genotype = Genotype(**cells)
         meta = {"space": self.name, "genotype": _plain(genotype)}
         return cell_network(name or f"{self.name}_cells", genotype, self.input_shape, self.num_classes, self.C,
