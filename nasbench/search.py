@@ -72,10 +72,13 @@ def search(strategy: str = "evolution", space: str | SearchSpace = "graph", data
         raise NasbenchError(f"budget must be at least 1, got {budget}")
     if workers < 1:
         raise NasbenchError(f"workers must be at least 1, got {workers}")
+    options = dict(evaluator_options or {})
     if evaluator == "train":
         dataset = dataset or "digits"
         epochs = epochs or DEFAULT_EPOCHS
-    options = dict(evaluator_options or {})
+        # One torch thread per evaluation: the small networks of a CPU search gain little from intra-op threads,
+        # and OpenMP threads competing with other processes for the cores slow training down by an order of magnitude.
+        options.setdefault("threads", 1)
     if dataset is not None:
         options["dataset"] = dataset
     if table is not None:
