@@ -415,19 +415,25 @@ def add_branch(site: Site, rng: np.random.Generator) -> str | None:
         return None
     name = _pick(rng, nodes)
     source = cell.node_inputs(name)[0]
-    stride = 1 if shapes[source][1:] == shapes[name][1:] else _square(cell.node(name).get("args", {}).get("stride", 1))
     width = max(MIN_WIDTH, shapes[name][0] // 2)
     kind = _pick(rng, ["1x1", "1x1-3x3", "1x1-5x5", "pool-1x1"])
-    stages: list[tuple[str, dict[str, Any]]]
-    if kind == "1x1":
-        stages = [("conv_bn_relu", layer_args("conv_bn_relu", width, 1, stride))]
+    stages: list[tuple[str, dict[str, Any]]] = []
+    if shapes[source][1:] != shapes[name][1:]:
+        # A reducing layer: the branch opens with a max pool of the layer's own window, so sizes match exactly.
+        raw = cell.node(name).get("args", {})
+        window = {k: raw[k] for k in ("kernel", "stride", "padding", "ceil_mode") if k in raw}
+        kernel, padding = _square(window.get("kernel", 3)), _square(window.get("padding", 0))
+        if isinstance(kernel, int) and isinstance(padding, int) and padding > kernel // 2:
+            return None  # PyTorch pools pad at most half their window
+        stages.append(("max_pool", window))
     elif kind == "pool-1x1":
-        stages = [("max_pool", layer_args("max_pool", None, 3, 1)),
-                  ("conv_bn_relu", layer_args("conv_bn_relu", width, 1, stride))]
+        stages.append(("max_pool", layer_args("max_pool", None, 3, 1)))
+    if kind in ("1x1", "pool-1x1"):
+        stages.append(("conv_bn_relu", layer_args("conv_bn_relu", width, 1, 1)))
     else:
         kernel = 3 if kind == "1x1-3x3" else 5
-        stages = [("conv_bn_relu", layer_args("conv_bn_relu", max(MIN_WIDTH, width // 2), 1, 1)),
-                  ("conv_bn_relu", layer_args("conv_bn_relu", width, kernel, stride))]
+        stages += [("conv_bn_relu", layer_args("conv_bn_relu", max(MIN_WIDTH, width // 2), 1, 1)),
+                   ("conv_bn_relu", layer_args("conv_bn_relu", width, kernel, 1))]
     previous = source
     for op, args in stages:
         previous = cell.add(_fresh_name("branch", cell.graph), op, inputs=[previous], args=args)
