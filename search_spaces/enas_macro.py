@@ -12,11 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
+from torch import nn
+from torch.nn import functional as F
+
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT, Cell
 from nasbench.errors import NasbenchError
+from nasbench.ops.layers import FactorizedReduce
 from search_spaces.custom import ChoiceSpace
 from search_spaces.registry import register_space
+from search_spaces.supernet import MixedOp, Supernet, _search_op, genome_module
 
 OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "conv_3x3": ("conv_bn_relu", {"kernel": 3}),
@@ -92,3 +98,73 @@ class EnasMacroSpace(ChoiceSpace):
         net.add("gap", "global_avg_pool", inputs=[previous])
         net.add("fc", "linear", inputs=["gap"], args={"out": self.num_classes})
         return Architecture("enas_macro", self.input_shape, net)
+
+    def supernet(self, C: int, layers: int) -> nn.Module:  # noqa: N803
+        """The one-shot network over this space (``layers`` must be the space's own, as the encoding is per layer)."""
+        if layers != self.layers:
+            raise NasbenchError(f"enas-macro: the supernet has the space's {self.layers} layers, got {layers}")
+        return EnasMacroSupernet(self, C)
+
+
+class EnasMacroSupernet(Supernet):
+    """ENAS's macro network relaxed as DARTS does, with architecture weights ``alpha`` and ``beta``.
+
+    Each layer mixes the 6 ops by the softmax of its ``alpha`` row; each skip connection is scaled by the sigmoid of
+    its ``beta``. ``genotype()`` keeps the strongest op per layer and the skips with positive ``beta``.
+    """
+
+    def __init__(self, space: EnasMacroSpace, C: int) -> None:  # noqa: N803
+        super().__init__()
+        self.space = space
+        count = space.layers
+        self.stem = nn.Sequential(nn.Conv2d(space.input_shape[0], C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.mixed = nn.ModuleList()
+        self.joins = nn.ModuleList()
+        self.reduce = nn.ModuleDict()
+        width = C
+        for layer in range(count):
+            self.mixed.append(MixedOp([_search_op(op, args if op in POOLING_OPS else {"out": width, **args}, width)
+                                       for op, args in OPS.values()]))
+            self.joins.append(genome_module("conv_bn_relu", {"out": width, "kernel": 1, "affine": False},
+                                            width * (layer + 1), width) if layer else nn.Identity())
+            if layer in space.pool_layers:
+                self.reduce[str(layer)] = nn.ModuleList(FactorizedReduce(width, 2 * width, affine=False)
+                                                        for _ in range(layer + 1))
+                width *= 2
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        self.classifier = nn.Linear(width, space.num_classes)
+        self.alpha = nn.Parameter(1e-3 * torch.randn(count, len(OPS)))
+        self.beta = nn.Parameter(1e-3 * torch.randn(count * (count - 1) // 2))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """[alpha (layers, 6 ops), beta (one per skip connection, in the order of ``variables``)]."""
+        return [self.alpha, self.beta]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the mixed network."""
+        weights, gates = F.softmax(self.alpha, dim=-1), torch.sigmoid(self.beta)
+        previous = self.stem(x)
+        outputs: list[torch.Tensor] = []
+        offset = 0
+        for layer, mixed in enumerate(self.mixed):
+            out = mixed(previous, weights[layer])
+            if layer:
+                skips = [gates[offset + j] * outputs[j] for j in range(layer)]
+                offset += layer
+                out = self.joins[layer](torch.cat([out, *skips], dim=1))
+            outputs.append(out)
+            if str(layer) in self.reduce:
+                outputs = [reduce(h) for reduce, h in zip(self.reduce[str(layer)], outputs)]
+            previous = outputs[-1]
+        return self.classifier(self.pool(previous))
+
+    def genotype(self) -> Architecture:
+        """The member of the space with each layer's strongest op and the skips whose gate is above one half."""
+        names = list(OPS)
+        choices: dict[str, Any] = {}
+        beta = iter(self.beta.detach().tolist())
+        for layer, best in enumerate(self.alpha.detach().argmax(dim=-1).tolist()):
+            choices[op_variable(layer)] = names[best]
+            for earlier in range(layer):
+                choices[skip_variable(layer, earlier)] = int(next(beta) > 0)
+        return self.space.decode(choices)
