@@ -47,10 +47,10 @@ def leaderboard_table(frame: pd.DataFrame, objective: str, title: str) -> Table:
     table = Table(title=title)
     numeric = ("rank", "trial", objective, "params", "MACs")
     for column in ("rank", "trial", "name", "hash", objective, "params", "MACs", "seed / parent"):
-        table.add_column(column, justify="right" if column in numeric else "left")
+        table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True, overflow="ellipsis")
     for row in frame.to_dict("records"):
         score = row[objective]
-        table.add_row(str(row["rank"]), str(row["number"]), str(row["name"] or ""), str(row["hash"] or "")[:12],
+        table.add_row(str(row["rank"]), str(row["number"]), str(row["name"] or ""), str(row["hash"] or "")[:8],
                       "-" if score is None else f"{score:.4g}", _count(row["params"]), _count(row["macs"]),
                       row["origin"])
     return table
@@ -65,7 +65,8 @@ def print_summary(results: SearchResults, console: Console | None = None, k: int
         console.print(f"[yellow]stopped early: {results.stopped}")
     command = results.dashboard_command
     if command:
-        console.print(f"dashboard: [bold]{command}[/bold]")
+        # soft_wrap: the command stays on one line, to be copied as it is
+        console.print(f"dashboard: {command}", soft_wrap=True, markup=False, highlight=False)
     else:
         console.print("dashboard: the study is in memory; pass --storage sqlite:///... to keep it and view it")
 

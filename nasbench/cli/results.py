@@ -17,8 +17,7 @@ STUDY_HELP = "Study name (default: the only study of the storage)."
 
 
 def _study(storage: str | None, study: str | None):  # noqa: ANN202 - optuna is imported lazily
-    from nasbench.search import DEFAULT_STORAGE
-    from results.store import load_study
+    from results.store import DEFAULT_STORAGE, load_study
 
     return load_study(storage or DEFAULT_STORAGE, study)
 

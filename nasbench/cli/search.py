@@ -41,7 +41,7 @@ def search_command(
                                          "(default graph)."),
     dataset: str = typer.Option(None, help="Dataset of the train evaluator (default digits)."),
     evaluator: str = typer.Option(None, help="Evaluator: train | table (default train)."),
-    budget: int = typer.Option(None, help="Distinct architectures to evaluate, seeds included (default 30)."),
+    budget: int = typer.Option(None, help="Distinct architectures to evaluate, seeds included (default 20)."),
     seed: int = typer.Option(None, help="Random seed of the strategy and of every training run (default 0)."),
     storage: str = typer.Option(None, help="Optuna storage URL or 'memory' (default sqlite:///results/nasbench.db)."),
     study: str = typer.Option(None, help="Study name (default <strategy>-<space>-<dataset>-seed<seed>); "
@@ -49,7 +49,7 @@ def search_command(
     table: str = typer.Option(None, help="CSV table for the table evaluator (default: the shipped NAS-Bench-201)."),
     workers: int = typer.Option(None, help="Evaluations in flight at once (default 1)."),
     backend: str = typer.Option(None, help="Executor of the evaluations: local (default)."),
-    epochs: int = typer.Option(None, help="Training epochs per evaluation (default 5 for the train evaluator)."),
+    epochs: int = typer.Option(None, help="Training epochs per evaluation (default 3 for the train evaluator)."),
     seeds: str = typer.Option(None, help="Seed networks evaluated first: all | none | name,name (default all)."),
     max_params: int = typer.Option(None, help="Candidates with more parameters fail without training."),
     max_macs: int = typer.Option(None, help="Candidates with more multiply-accumulates fail without training."),
