@@ -6,6 +6,7 @@ import math
 from types import TracebackType
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
@@ -24,9 +25,9 @@ class SearchProgress:
         self.enabled = enabled
         self.progress = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("best {task.fields[objective]} {task.fields[best]}"),
-                                 TextColumn("{task.fields[note]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                 TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console, disable=not enabled, transient=False)
-        self.task = self.progress.add_task("search", total=budget, objective=objective, best="-", note="")
+        self.task = self.progress.add_task("search", total=budget, objective=objective, best="-")
 
     def __enter__(self) -> SearchProgress:
         self.progress.start()
@@ -36,21 +37,25 @@ class SearchProgress:
                  trace: TracebackType | None) -> None:
         self.progress.stop()
 
-    def update(self, done: int, best: float | None, note: str = "") -> None:
+    def update(self, done: int, best: float | None) -> None:
         """Show ``done`` evaluations and the best objective so far."""
         shown = "-" if best is None or not math.isfinite(best) else f"{best:.4g}"
-        self.progress.update(self.task, completed=done, best=shown, note=note)
+        # a resumed study may already hold more evaluations than this run's budget
+        total = max(done, self.progress.tasks[0].total or 0)
+        self.progress.update(self.task, completed=done, total=total, best=shown)
 
 
 def leaderboard_table(frame: pd.DataFrame, objective: str, title: str) -> Table:
     """A rich table of a leaderboard DataFrame (``SearchResults.leaderboard``)."""
-    table = Table(title=title)
-    numeric = ("rank", "trial", objective, "params", "MACs")
-    for column in ("rank", "trial", "name", "hash", objective, "params", "MACs", "seed / parent"):
-        table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True, overflow="ellipsis")
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    numeric = ("rank", objective, "params", "MACs")
+    widest = {"name": 12, "seed / parent": 14}
+    for column in ("rank", "name", "hash", objective, "params", "MACs", "seed / parent"):
+        table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True, overflow="ellipsis",
+                         min_width=4 if column == "rank" else 8, max_width=widest.get(column))
     for row in frame.to_dict("records"):
         score = row[objective]
-        table.add_row(str(row["rank"]), str(row["number"]), str(row["name"] or ""), str(row["hash"] or "")[:8],
+        table.add_row(str(row["rank"]), str(row["name"] or ""), str(row["hash"] or "")[:8],
                       "-" if score is None else f"{score:.4g}", _count(row["params"]), _count(row["macs"]),
                       row["origin"])
     return table

@@ -70,9 +70,9 @@ class SearchResults:
 
 
 def origin(record: dict) -> str:
-    """``seed <name>``, ``parent <hash8>`` or ``sample`` for a trial record."""
+    """``seed <name>``, ``from <parent hash8>`` or ``sample`` for a trial record."""
     if record.get("seed_name"):
         return f"seed {record['seed_name']}"
     if record.get("parent"):
-        return f"parent {record['parent'][:8]}"
+        return f"from {record['parent'][:8]}"
     return "sample"
