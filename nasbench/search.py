@@ -29,6 +29,7 @@ from nasbench.errors import GenomeError, NasbenchError
 from nasbench.hashing import architecture_hash
 
 if TYPE_CHECKING:
+    import optuna
     from optuna.storages import BaseStorage
 
     from results.summary import SearchResults
@@ -180,7 +181,8 @@ class Prepared:
 class SearchLoop:
     """One search over an open study: resume, seeds, then ask/evaluate/store/tell with ``workers`` in flight."""
 
-    def __init__(self, study: Any, space: Any, strategy: Strategy, evaluator: Evaluator, budget: int, seed: int = 0,
+    def __init__(self, study: optuna.Study, space: SearchSpace, strategy: Strategy, evaluator: Evaluator, budget: int,
+                 seed: int = 0,
                  fidelity: int | None = None, workers: int = 1, max_params: int | None = None,
                  max_macs: int | None = None, max_duplicates: int = MAX_DUPLICATES, backend: str = "local") -> None:
         from results.store import TrialWriter
@@ -198,6 +200,7 @@ class SearchLoop:
     def run(self, seeds: list[Architecture], bar: Any) -> str | None:
         """Resume, evaluate the seeds, then search until the budget is used; returns why it stopped early, if so."""
         from strategies.base import Candidate
+        from workers.base import Result
 
         requeued = self.resume()
         bar.update(self.evaluated, self.best)
@@ -233,8 +236,6 @@ class SearchLoop:
                     handle = self.writer.start(self.attrs(candidate, prepared), *self.encoding(candidate.arch))
                     reason = prepared.error or self.over_limits(prepared)
                     if reason is not None:
-                        from workers.base import Result
-
                         self.finish(handle, candidate, prepared, Result.failure(reason), bar)
                         continue
                     job = pool.submit(candidate.arch, self.fidelity, self.seed)
