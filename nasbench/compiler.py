@@ -25,15 +25,19 @@ def highway_gate(h: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Ten
 
 
 class WithAuxiliaryHeads(nn.Module):
-    """A network with auxiliary heads: in training it returns ``(logits, aux_1, ...)``, in eval the logits alone."""
+    """A network with auxiliary heads: in training it returns ``(logits, aux_1, ...)``, in eval the logits alone.
 
-    def __init__(self, graph_module: fx.GraphModule) -> None:
+    Eval runs a second straight-line graph that leaves the heads out; it calls the same modules, so it is kept out of
+    the module tree (one set of parameters, one state dict).
+    """
+
+    def __init__(self, training_graph: fx.GraphModule, inference_graph: fx.GraphModule) -> None:
         super().__init__()
-        self.net = graph_module
+        self.net = training_graph
+        object.__setattr__(self, "inference_graph", inference_graph)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        outputs = self.net(x)
-        return outputs if self.training else outputs[0]
+        return self.net(x) if self.training else self.inference_graph(x)
 
 
 def _set_module(root: nn.Module, path: str, module: nn.Module) -> None:
@@ -77,19 +81,37 @@ def compile_lowered(lowered: Lowered, name: str = "Network", aux: bool = True) -
     from nasbench.ops import get_op
 
     root = nn.Module()
-    graph = fx.Graph()
-    values: dict[str, fx.Node] = {NETWORK_INPUT: graph.placeholder("x")}
     layers = [layer for layer in lowered.layers if aux or not layer.aux]
     for layer in layers:
-        merged = _emit_merge(graph, layer, [values[source] for source in layer.inputs])
         if layer.op == "identity":
-            values[layer.path] = merged
             continue
         module = get_op(layer.op).build(layer.in_shape, layer.args)
         if isinstance(module, (nn.ReLU, nn.ReLU6)) and layer.merge is not None and len(layer.inputs) > 1:
             # The merge produced a fresh tensor that nothing else reads, so the activation may overwrite it.
             module.inplace = True
         _set_module(root, layer.path, module)
+    _init_weights(root)
+    class_name = re.sub(r"\W", "_", name) or "Network"
+    if class_name[0].isdigit():
+        class_name = f"Net_{class_name}"
+    main = [layer for layer in layers if not layer.aux]
+    if not aux or not lowered.aux_outputs:
+        return fx.GraphModule(root, _trace(root, main, [lowered.output]), class_name=class_name)
+    training = fx.GraphModule(root, _trace(root, layers, [lowered.output, *lowered.aux_outputs]), class_name=class_name)
+    inference = fx.GraphModule(root, _trace(root, main, [lowered.output]), class_name=class_name)
+    return WithAuxiliaryHeads(training, inference)
+
+
+def _trace(root: nn.Module, layers: Sequence[Layer], outputs: Sequence[str]) -> fx.Graph:
+    """The straight-line graph calling ``root``'s modules for ``layers``; one output or a tuple of them."""
+    graph = fx.Graph()
+    values: dict[str, fx.Node] = {NETWORK_INPUT: graph.placeholder("x")}
+    for layer in layers:
+        merged = _emit_merge(graph, layer, [values[source] for source in layer.inputs])
+        if layer.op == "identity":
+            values[layer.path] = merged
+            continue
+        module = root.get_submodule(layer.path)
         if isinstance(module, nn.Sequential):
             value = merged
             for index in range(len(module)):
@@ -97,16 +119,9 @@ def compile_lowered(lowered: Lowered, name: str = "Network", aux: bool = True) -
             values[layer.path] = value
         else:
             values[layer.path] = graph.call_module(layer.path, (merged,))
-    outputs = [values[lowered.output]]
-    if aux:
-        outputs += [values[path] for path in lowered.aux_outputs]
-    graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
-    class_name = re.sub(r"\W", "_", name) or "Network"
-    if class_name[0].isdigit():
-        class_name = f"Net_{class_name}"
-    module = fx.GraphModule(root, graph, class_name=class_name)
-    _init_weights(module)
-    return WithAuxiliaryHeads(module) if len(outputs) > 1 else module
+    results = [values[path] for path in outputs]
+    graph.output(results[0] if len(results) == 1 else tuple(results))
+    return graph
 
 
 def build(arch: Architecture, seed: int | None = 0, input_shape: Sequence[int] | None = None,
