@@ -5,7 +5,7 @@ Both sides run in this process, one after the other, each on a fresh SQLite file
 plain loop replays the trials the search stored (their user attributes, curves and values), so both write the same
 data; the search additionally proposes (``--strategy``), hashes, deduplicates and looks each candidate up in the table.
 
-    python benchmarks/store_overhead.py [--evaluations 1000] [--strategy evolution] [--repeats 2]
+    python benchmarks/store_overhead.py [--evaluations 1000] [--strategy evolution] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluations", type=int, default=1000)
     parser.add_argument("--strategy", default="evolution")
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     # Warm both paths (imports, the table, SQLAlchemy) outside the timing.
     with tempfile.TemporaryDirectory() as folder:
