@@ -9,7 +9,7 @@ the whole network is checked by the space afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -445,7 +445,11 @@ def add_branch(site: Site, rng: np.random.Generator) -> str | None:
 
 @mutation("change_width")
 def change_width(site: Site, rng: np.random.Generator) -> str | None:
-    """Width change of a layer (its ``out``) or of a cell instance (its ``C``) by a factor of 0.5 to 2."""
+    """Width change of a layer (its ``out``) or of a cell instance (its ``C``) by a factor of 0.5 to 2.
+
+    Layers whose widths must stay equal to the chosen one (joined by add, mean or gate merges, possibly through
+    width-preserving ops such as BN, activations and pools) change with it, so residual blocks stay valid.
+    """
     cell = site.cell
     nodes = []
     for n in cell.nodes():
@@ -458,15 +462,59 @@ def change_width(site: Site, rng: np.random.Generator) -> str | None:
     if not nodes:
         return None
     name = _pick(rng, nodes)
-    attrs = cell.node(name)
-    key, holder = ("out", "args") if attrs.get("cell") is None else ("C", "vars")
-    old = attrs[holder][key]
     factor = float(_pick(rng, WIDTH_FACTORS))
-    if isinstance(old, (int, float)):
-        new: Any = max(min(MIN_WIDTH, old), int(round(old * factor)))
-        if new == old:
+    owners = _tied_widths(cell, name) if cell.node(name).get("cell") is None else [name]
+    if owners is None:
+        return None  # the width is pinned by an add/gate with the graph's input: no width of this graph can change
+    changes = []
+    for owner in owners:
+        attrs = cell.node(owner)
+        key, holder = ("out", "args") if attrs.get("cell") is None else ("C", "vars")
+        old = attrs[holder][key]
+        if isinstance(old, (int, float)):
+            new: Any = max(min(MIN_WIDTH, old), int(round(old * factor)))
+        else:
+            new = f"max({MIN_WIDTH}, round(({old}) * {factor}))"
+        if new != old:
+            attrs[holder] = {**attrs[holder], key: new}
+            changes.append(f"{owner} {key} {old} -> {new}")
+    if not changes:
+        return None
+    return f"change_width: {', '.join(changes)}"
+
+
+# Ops whose output has their input's width: a width change passes through them.
+_SAME_WIDTH = ("identity", "relu", "relu6", "sigmoid", "act", "bn", "bn_relu", "max_pool", "avg_pool", "dropout",
+               "lrn", "zero", "none", "skip_connect", "channel_shuffle", "scale")
+_TIED_MERGES = ("add", "mean", "gate")
+
+
+def _passes_width(attrs: Mapping[str, Any]) -> bool:
+    return attrs.get("merge") in _TIED_MERGES or (attrs.get("op") in _SAME_WIDTH and not attrs.get("merge"))
+
+
+def _tied_widths(cell: Cell, name: str) -> list[str] | None:
+    """The layers (``name`` first) whose ``out`` must change together.
+
+    None if the tie reaches a width that cannot change inside this graph (an input, a cell instance, a concat).
+    """
+    graph = cell.graph
+    seen, pending, owners = {name}, [name], []
+    while pending:
+        node = pending.pop(0)
+        attrs = graph.nodes[node]
+        if attrs.get("role") == "input" or attrs.get("cell") is not None:
             return None
-    else:
-        new = f"max({MIN_WIDTH}, round(({old}) * {factor}))"
-    attrs[holder] = {**attrs[holder], key: new}
-    return f"change_width: {name} {key} {old} -> {new}"
+        linked: list[str] = []
+        if _passes_width(attrs):
+            linked += cell.node_inputs(node)
+        elif "out" in attrs.get("args", {}):
+            owners.append(node)
+        else:
+            return None
+        linked += [t for t in _consumers(cell, node) if _passes_width(graph.nodes[t])]
+        for other in linked:
+            if other not in seen:
+                seen.add(other)
+                pending.append(other)
+    return owners

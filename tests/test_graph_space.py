@@ -160,3 +160,28 @@ def test_get_passes_options_to_the_graph_space() -> None:
     space = get("graph", input_shape=SHAPE, num_classes=10, seeds=["vgg11_bn"], width_mult=0.125)
     assert isinstance(space, GraphSpace) and space.width_mult == 0.125
     assert [s.name for s in space.seeds()] == ["vgg11_bn"]
+
+
+def test_width_change_moves_every_layer_tied_by_a_residual_add() -> None:
+    text = """
+name: flat_residual
+input_shape: [1, 16, 16]
+network:
+  nodes:
+    stem: {op: conv_bn_relu, args: {out: 8}, inputs: [input]}
+    c1: {op: conv_bn, args: {out: 8}, inputs: [stem]}
+    join: {op: relu, inputs: [c1, stem], merge: add}
+    pool: {op: max_pool, inputs: [join]}
+    c2: {op: conv_bn, args: {out: 8}, inputs: [pool]}
+    join2: {op: identity, inputs: [c2, pool], merge: add}
+    gap: {op: global_avg_pool, inputs: [join2]}
+    fc: {op: linear, args: {out: 10}, inputs: [gap]}
+  output: fc
+"""
+    arch = nasbench.Architecture.from_yaml(text)
+    shapes = node_shapes(arch, arch.lower())["network"]
+    description = MUTATIONS["change_width"](Site("network", arch.network, shapes), np.random.default_rng(0))
+    assert description is not None
+    widths = {n: arch.network.node(n)["args"]["out"] for n in ("stem", "c1", "c2")}
+    assert len(set(widths.values())) == 1 and widths["stem"] != 8, description
+    assert GraphSpace(SHAPE, 10, seeds=[]).contains(arch)
