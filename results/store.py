@@ -48,7 +48,7 @@ def open_storage(url: str | BaseStorage | None = DEFAULT_STORAGE) -> BaseStorage
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     try:
         return optuna.storages.get_storage(text)
-    except Exception as error:  # noqa: BLE001 - SQLAlchemy raises many types; all mean "cannot open"
+    except Exception as error:  # SQLAlchemy and the drivers raise many types; all mean "cannot open"
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise NasbenchError(f"cannot open storage {text!r}: {reason}") from None
 
@@ -122,7 +122,7 @@ class TrialWriter:
 
     def __init__(self, study: optuna.Study, objective: str) -> None:
         self.study = study
-        self.storage: BaseStorage = study._storage  # noqa: SLF001 - Optuna exposes no public getter
+        self.storage: BaseStorage = study._storage  # Optuna exposes no public getter for a study's storage
         self.study_id = self.storage.get_study_id_from_name(study.study_name)
         self.objective = objective
 
@@ -162,9 +162,9 @@ class TrialWriter:
         """Mark every RUNNING trial FAIL as stale (``reason``) and return them as they were."""
         stale = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
         for trial in stale:
-            self.storage.set_trial_user_attr(trial._trial_id, "outcome",  # noqa: SLF001
+            self.storage.set_trial_user_attr(trial._trial_id, "outcome",
                                              {"error": reason, "stale": True, "metrics": {}, "seconds": 0.0})
-            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
+            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         return stale
 
 

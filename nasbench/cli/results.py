@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from nasbench.cli import app
+
+if TYPE_CHECKING:
+    import optuna
 
 results_app = typer.Typer(help="Inspect and export the trials of a search study.", no_args_is_help=True)
 app.add_typer(results_app, name="results")
@@ -16,7 +20,7 @@ STORAGE_HELP = "Optuna storage URL (default sqlite:///results/nasbench.db)."
 STUDY_HELP = "Study name (default: the only study of the storage)."
 
 
-def _study(storage: str | None, study: str | None):  # noqa: ANN202 - optuna is imported lazily
+def _study(storage: str | None, study: str | None) -> optuna.Study:
     from results.store import DEFAULT_STORAGE, load_study
 
     return load_study(storage or DEFAULT_STORAGE, study)
