@@ -26,11 +26,24 @@ def load_or_fail(source: str) -> Architecture:
     return arch
 
 
-def describe(arch: Architecture) -> dict[str, object]:
-    """The facts ``show --json`` prints: name, params, MACs, hash, input and output shapes, cells, meta."""
-    lowered = arch.lower()
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"3,224,224"`` -> ``(3, 224, 224)``; anything but positive integers is a NasbenchError."""
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise NasbenchError(f"--input-shape: expected C,H,W like 3,224,224, got {text!r}") from None
+    if not shape or min(shape) <= 0:
+        raise NasbenchError(f"--input-shape: expected positive sizes like 3,224,224, got {text!r}")
+    return shape
+
+
+def describe(arch: Architecture, input_shape: tuple[int, ...] | None = None) -> dict[str, object]:
+    """The facts ``show --json`` prints: name, family, paper, params, MACs, hash, shapes, cells, meta."""
+    lowered = arch.lower(input_shape)
     return {
         "name": arch.name,
+        "family": arch.meta.get("family"),
+        "paper": arch.meta.get("paper"),
         "params": lowered.params,
         "macs": lowered.macs,
         "aux_params": sum(layer.cost.params for layer in lowered.layers if layer.aux),
@@ -48,14 +61,19 @@ def show(
     arch: Annotated[str, typer.Argument(help="Zoo name (resnet50), genome file (.yaml/.json) or genome YAML text.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
     brief: Annotated[bool, typer.Option("--brief", help="One row per cell instance instead of every layer.")] = False,
+    input_shape: Annotated[str | None, typer.Option("--input-shape", help="Input size C,H,W instead of the "
+                                                                          "genome's own, e.g. 3,112,112.")] = None,
 ) -> None:
     """Print the per-layer summary of an architecture: output shapes, parameters, MACs and totals."""
     architecture = load_or_fail(arch)
-    if as_json:
-        typer.echo(json.dumps(describe(architecture)))
-        return
-    typer.echo(summary(architecture, cells=not brief))
-    typer.echo(f"Hash:          {architecture.hash()}")
+    try:
+        shape = None if input_shape is None else parse_shape(input_shape)
+        text = json.dumps(describe(architecture, shape)) if as_json else summary(architecture, shape, cells=not brief)
+    except NasbenchError as error:
+        fail(str(error))
+    typer.echo(text)
+    if not as_json:
+        typer.echo(f"Hash:          {architecture.hash()}")
 
 
 @app.command("draw")
