@@ -4,11 +4,12 @@ torchvision style (BasicBlock / Bottleneck / ResNet, DenseNet with ``_DenseLayer
 
 Both models of a network are built with equal parameter counts (asserted), run on the same batch, and timed
 interleaved: each repeat times the compiled step and the hand-written step back to back (alternating which goes first),
-after warm-up steps; the medians and their ratio (compiled / hand-written) are printed, and the ratio of the
-fastest steps (the least disturbed by other processes on a shared machine).
+after warm-up steps; the medians and their ratio (compiled / hand-written) are printed, and the ratio of the fastest
+steps (the least disturbed by other processes on a shared machine). On the CPU the clock is the process's CPU time
+(``--clock cpu``), which leaves out the time other processes take the core away; ``--clock wall`` for wall time.
 
     OMP_NUM_THREADS=1 python benchmarks/compile_speed.py --batch 4 --size 112 [--repeats 9] [--networks resnet18]
-        [--device cpu|cuda] [--channels-last] [--amp]
+        [--device cpu|cuda] [--channels-last] [--amp] [--clock cpu|wall]
 """
 
 from __future__ import annotations
@@ -182,8 +183,13 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def training_step(model: nn.Module, batch: torch.Tensor, amp: bool) -> Callable[[], float]:
-    """A closure running one forward + backward of ``model`` on ``batch`` and returning its wall time in seconds."""
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
+"""``cpu`` counts this process's CPU time only, so time lost to other processes on a shared CPU does not enter."""
+
+
+def training_step(model: nn.Module, batch: torch.Tensor, amp: bool,
+                  clock: Callable[[], float] = time.perf_counter) -> Callable[[], float]:
+    """A closure running one forward + backward of ``model`` on ``batch`` and returning its time on ``clock``."""
     device = batch.device.type
     autocast = (torch.autocast(device, dtype=torch.float16 if device == "cuda" else torch.bfloat16) if amp
                 else contextlib.nullcontext())
@@ -191,13 +197,13 @@ def training_step(model: nn.Module, batch: torch.Tensor, amp: bool) -> Callable[
     def step() -> float:
         if device == "cuda":
             torch.cuda.synchronize()
-        started = time.perf_counter()
+        started = clock()
         with autocast:
             loss = model(batch).float().sum()
         loss.backward()
         if device == "cuda":
             torch.cuda.synchronize()
-        elapsed = time.perf_counter() - started
+        elapsed = clock() - started
         model.zero_grad(set_to_none=True)
         return elapsed
 
@@ -217,7 +223,7 @@ def compare(name: str, args: argparse.Namespace) -> dict[str, float]:
     steps = []
     for model in (compiled, hand):
         model.to(args.device, memory_format=memory).train()
-        steps.append(training_step(model, batch, args.amp))
+        steps.append(training_step(model, batch, args.amp, CLOCKS[args.clock]))
     for _ in range(args.warmup):
         for step in steps:
             step()
@@ -243,15 +249,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--amp", action="store_true", help="autocast: float16 on CUDA, bfloat16 on CPU")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default=None,
+                        help="wall time, or this process's CPU time (default: cpu on the CPU, wall on CUDA)")
     parser.add_argument("--networks", default=",".join(HAND_WRITTEN),
                         help=f"comma-separated, from {', '.join(HAND_WRITTEN)}")
     args = parser.parse_args(argv)
+    if args.clock is None:
+        args.clock = "cpu" if args.device == "cpu" else "wall"
+    if args.clock == "cpu" and args.device != "cpu":
+        parser.error("--clock cpu measures host CPU time only: use --clock wall on an accelerator")
     names = [name.strip() for name in args.networks.split(",") if name.strip()]
     unknown = sorted(set(names) - set(HAND_WRITTEN))
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)} (known: {', '.join(HAND_WRITTEN)})")
     print(f"device={args.device} threads={torch.get_num_threads()} batch={args.batch} size={args.size} "
-          f"repeats={args.repeats} channels_last={args.channels_last} amp={args.amp}")
+          f"repeats={args.repeats} clock={args.clock} channels_last={args.channels_last} amp={args.amp}")
     print(f"{'network':<12} {'params':>12} {'compiled ms':>12} {'hand ms':>10} {'ratio':>7} {'min ratio':>9}")
     for name in names:
         result = compare(name, args)
