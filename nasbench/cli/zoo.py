@@ -43,26 +43,37 @@ def seed_rows() -> list[dict[str, object]]:
 def seeds(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of the table.")] = False,
 ) -> None:
-    """List the zoo networks (seed individuals) with family, paper, parameters and MACs."""
+    """List the zoo networks (seed individuals) with family, paper, parameters and MACs (a rich table)."""
     rows = seed_rows()
     if as_json:
         typer.echo(json.dumps(rows))
         return
-    header = ("name", "family", "params", "MACs", "input", "published", "paper")
-    table = [header]
+    from rich.console import Console
+    from rich.table import Table
+
+    lines: list[tuple[str, ...]] = []
     for row in rows:
         if "error" in row:
-            table.append((str(row["name"]), str(row["family"]), "error", str(row["error"]), "", "", ""))
+            lines.append((str(row["name"]), str(row["family"]), "error", str(row["error"]), "", "", ""))
             continue
         published = row.get("published_params")
         mark = "" if published is None else ("✓" if row.get("matches_published") else "✗")
-        table.append((str(row["name"]), str(row["family"]), f"{row['params']:,}", human(int(row["macs"])),
+        lines.append((str(row["name"]), str(row["family"]), f"{row['params']:,}", human(int(row["macs"])),
                       "×".join(str(x) for x in row["input_shape"]),
                       "" if published is None else f"{published:,} {mark}", str(row["paper"])))
-    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    right = {2, 3, 5}
-    for line in table:
-        cells = [f"{text:>{width}}" if i in right else f"{text:<{width}}"
-                 for i, (text, width) in enumerate(zip(line, widths))]
-        typer.echo("  ".join(cells).rstrip())
-    typer.echo(f"{len(rows)} networks")
+    console = Console()
+    if not console.is_terminal:
+        # Piped or captured: no terminal width to fit, so keep every network on one greppable line.
+        console = Console(width=320)
+    header = ("name", "family", "params", "MACs", "input", "published", "paper")
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+    # Every column but the paper keeps its full width; a narrow terminal shortens the paper (3 border/padding
+    # characters per column, plus the closing border).
+    widths[-1] = max(8, min(widths[-1], console.width - sum(widths[:-1]) - 3 * len(header) - 1))
+    table = Table(caption=f"{len(rows)} networks", caption_justify="left")
+    for column, size in zip(header, widths):
+        table.add_column(column, justify="right" if column in {"params", "MACs", "published"} else "left",
+                         no_wrap=True, overflow="ellipsis", min_width=size, max_width=size)
+    for line in lines:
+        table.add_row(*line)
+    console.print(table)
