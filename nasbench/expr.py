@@ -18,6 +18,8 @@ _BINARY = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
+MAX_EXPONENT = 64
+MAX_MAGNITUDE = 10**100  # far above any width or size; keeps every later formatting and float conversion safe
 _FUNCTIONS = {"max": max, "min": min, "round": round, "ceil": math.ceil, "floor": math.floor, "int": int}
 
 
@@ -41,8 +43,11 @@ def _eval(node: ast.AST, variables: Mapping[str, float], field: str, text: str) 
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left = _eval(node.left, variables, field, text)
         right = _eval(node.right, variables, field, text)
+        # A huge integer power (10**10**10) would take forever to compute: no genome needs such a number.
+        if isinstance(node.op, ast.Pow) and abs(left) > 1 and abs(right) > MAX_EXPONENT:
+            raise GenomeError(field, f"{text!r}: exponent too large (at most {MAX_EXPONENT})")
         try:
-            return _BINARY[type(node.op)](left, right)
+            return _real(_BINARY[type(node.op)](left, right), field, text)
         except (ZeroDivisionError, OverflowError) as exc:
             raise GenomeError(field, f"{text!r}: {exc}") from None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
@@ -56,10 +61,19 @@ def _eval(node: ast.AST, variables: Mapping[str, float], field: str, text: str) 
     ):
         values = [_eval(arg, variables, field, text) for arg in node.args]
         try:
-            return _FUNCTIONS[node.func.id](*values)
+            return _real(_FUNCTIONS[node.func.id](*values), field, text)
         except (TypeError, ValueError, OverflowError) as exc:
             raise GenomeError(field, f"{text!r}: {exc}") from None
     raise GenomeError(field, f"unsupported expression {text!r}")
+
+
+def _real(value: object, field: str, text: str) -> float:
+    """``value`` if it is a real number of sane size; a negative base to a fractional power gives a complex one."""
+    if not isinstance(value, (int, float)):
+        raise GenomeError(field, f"{text!r} is not a real number")
+    if abs(value) > MAX_MAGNITUDE:
+        raise GenomeError(field, f"{text!r} is too large")
+    return value
 
 
 def resolve_int(value: object, variables: Mapping[str, float], field: str) -> int:
