@@ -17,6 +17,9 @@ from nasbench.ops import Cost, Shape, get_op
 if TYPE_CHECKING:
     from nasbench.architecture import Architecture
 
+# Far above the largest real network (a few thousand layers); a runaway repeat count fails fast instead of hanging.
+MAX_LAYERS = 100_000
+
 
 @dataclass
 class Layer:
@@ -114,7 +117,7 @@ class _Lowerer:
                  sources: list[str], path: str, instance: str) -> str:
         op = get_op(attrs["op"], f"{field}.op")
         args = op.resolve_args(attrs.get("args", {}), variables, f"{field}.args")
-        repeat = attrs.get("repeat", 1)
+        repeat = self.check_repeat(attrs, field)
         merge = attrs.get("merge")
         for i in range(repeat):
             layer_path = f"{path}.{i}" if repeat > 1 else path
@@ -122,10 +125,19 @@ class _Lowerer:
             sources = [layer_path]
         return sources[0]
 
+    def check_repeat(self, attrs: Mapping[str, Any], field: str) -> int:
+        """The node's repeat count, if the layers it adds (at least one each) stay within ``MAX_LAYERS``."""
+        repeat = attrs.get("repeat", 1)
+        if len(self.layers) + repeat > MAX_LAYERS:
+            raise GenomeError(f"{field}.repeat", f"the network would have more than {MAX_LAYERS:,} layers")
+        return repeat
+
     def add_layer(self, op_name: str, args: dict[str, Any], sources: list[str], merge: str | None,
                   path: str, field: str, instance: str) -> None:
         op = get_op(op_name)
         context = f" (in {instance})" if instance else ""
+        if len(self.layers) >= MAX_LAYERS:
+            raise GenomeError(field, f"the network would have more than {MAX_LAYERS:,} layers{context}")
         try:
             in_shape = merged_shape(merge, [self.shapes[s] for s in sources], sources, f"{field}.inputs")
             op.check_input(in_shape, f"{field}.op")
@@ -152,7 +164,7 @@ class _Lowerer:
             merged = f"{path}.merge"
             self.add_layer("identity", {}, sources, merge, merged, field, instance)
             sources = [merged]
-        repeat = attrs.get("repeat", 1)
+        repeat = self.check_repeat(attrs, field)
         width = len(template.inputs)
         history = list(sources)
         for i in range(repeat):
