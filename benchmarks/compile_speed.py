@@ -254,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--networks", default=",".join(HAND_WRITTEN),
                         help=f"comma-separated, from {', '.join(HAND_WRITTEN)}")
     args = parser.parse_args(argv)
+    if args.size < 64:
+        # Below 64 pixels the zoo factories switch to their CIFAR stems, which the hand-written models do not have.
+        parser.error("--size must be at least 64 (smaller inputs get the zoo's CIFAR stems)")
     if args.clock is None:
         args.clock = "cpu" if args.device == "cpu" else "wall"
     if args.clock == "cpu" and args.device != "cpu":
