@@ -225,6 +225,7 @@ class Cell:
         cell.output = output
         aux = expect_type(data.get("aux", []), list, f"{where}.aux", "a list of node names")
         for i, name in enumerate(aux):
+            expect_type(name, str, f"{where}.aux[{i}]", "a node name")
             if name not in nodes:
                 raise GenomeError(f"{where}.aux[{i}]", f"unknown node {name!r}")
         cell.graph.graph["aux"] = list(aux)
