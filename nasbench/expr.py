@@ -29,7 +29,7 @@ def evaluate(text: str, variables: Mapping[str, float], field: str) -> float:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError:
         raise GenomeError(field, f"cannot parse expression {text!r}") from None
-    return _eval(tree.body, variables, field, text)
+    return _real(_eval(tree.body, variables, field, text), field, text)
 
 
 def _eval(node: ast.AST, variables: Mapping[str, float], field: str, text: str) -> float:
@@ -81,7 +81,7 @@ def resolve_int(value: object, variables: Mapping[str, float], field: str) -> in
     if isinstance(value, bool):
         raise GenomeError(field, f"expected an integer, got {value!r}")
     if isinstance(value, int):
-        return value
+        return int(_real(value, field, repr(value)))
     if isinstance(value, float):
         number = value
     elif isinstance(value, str):
@@ -100,7 +100,7 @@ def resolve_float(value: object, variables: Mapping[str, float], field: str) -> 
     if isinstance(value, bool):
         raise GenomeError(field, f"expected a number, got {value!r}")
     if isinstance(value, (int, float)):
-        return float(value)
+        return float(_real(value, field, repr(value)))
     if isinstance(value, str):
         return float(evaluate(value, variables, field))
     raise GenomeError(field, f"expected a number or an expression, got {type(value).__name__}")
