@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from nasbench.errors import GenomeError
 from nasbench.ops.conv import auto_padding
 from nasbench.ops.registry import Bool, Cost, Op, Pair, Shape, register_op
 
@@ -35,6 +36,9 @@ class _Pool(Op):
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         c, h, w = shape
         (kh, kw), (sh, sw), (ph, pw) = a["kernel"], a["stride"], self._padding(a)
+        if ph > kh // 2 or pw > kw // 2:
+            # PyTorch's pooling refuses a pad wider than half the window (it would pool padding alone).
+            raise GenomeError("padding", f"padding {ph}x{pw} exceeds half the {kh}x{kw} window")
         return (c, pool_out(h, kh, sh, ph, a["ceil_mode"]), pool_out(w, kw, sw, pw, a["ceil_mode"]))
 
     def cost(self, shape: Shape, a: Mapping[str, Any]) -> Cost:
