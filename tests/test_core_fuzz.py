@@ -1,7 +1,8 @@
 """Fuzzing the genome parser and lowering: any corruption of a valid genome validates or raises GenomeError.
 
 Every corrupted genome either parses, validates, lowers and hashes, or fails with a GenomeError; any other exception
-type (KeyError, TypeError, RecursionError, ...) is a bug in the core. The RNG is seeded, so failures reproduce.
+type (KeyError, TypeError, RecursionError, ...) is a bug in the core. The small valid ones are also built and run,
+since a genome that validates must build. The RNG is seeded, so failures reproduce.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import random
 from typing import Any
 
 import pytest
+import torch
 import yaml
 
+import nasbench
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError
 from nasbench.ops import op_names
@@ -189,8 +192,8 @@ def _corrupt(data: dict[str, Any], rng: random.Random) -> None:
         data[key] = rng.choice([_random_value(rng), [3, 0, 16], [3, 16, 16, 1], [3, 10**6, 1], [1, 1, 1]])
 
 
-def _check(data: dict[str, Any]) -> str:
-    """'ok' or 'error' for a genome; any exception other than GenomeError propagates."""
+def _check(data: dict[str, Any]) -> Architecture | None:
+    """The architecture if the genome is valid, None if it raises GenomeError; any other exception propagates."""
     try:
         arch = Architecture.from_dict(data)
         arch.validate()
@@ -199,23 +202,39 @@ def _check(data: dict[str, Any]) -> str:
         arch.params()
         Architecture.from_yaml(arch.to_yaml())
     except GenomeError:
-        return "error"
-    return "ok"
+        return None
+    return arch
+
+
+def _builds(arch: Architecture) -> bool:
+    """Whether a valid genome also builds and runs as validated; False for ones too big to try quickly."""
+    if arch.params() > 200_000 or arch.macs() > 20_000_000 or max(arch.input_shape) > 64:
+        return False
+    model = nasbench.build(arch).eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, *arch.input_shape))
+    assert tuple(out.shape[1:]) == arch.output_shape()
+    assert sum(p.numel() for p in model.parameters()) == arch.params()
+    return True
 
 
 @pytest.mark.parametrize("base", [RESNET_CELLS, TWO_INPUT_CELLS], ids=["resnet_cells", "two_input_cells"])
 def test_corruptions_raise_only_genome_error(base: str) -> None:
     genome = yaml.safe_load(base)
-    assert _check(copy.deepcopy(genome)) == "ok"
+    assert _check(copy.deepcopy(genome)) is not None
     rng = random.Random(20240601)
-    outcomes = {"ok": 0, "error": 0}
+    outcomes = {"ok": 0, "error": 0, "built": 0}
     for trial in range(1100):
         data = copy.deepcopy(genome)
         for _ in range(rng.choice([1, 1, 1, 2, 3])):
             _corrupt(data, rng)
         try:
-            outcomes[_check(data)] += 1
+            arch = _check(data)
+            outcomes["error" if arch is None else "ok"] += 1
+            # Validation promises a buildable network: build the valid ones that are small enough to run quickly.
+            if arch is not None and _builds(arch):
+                outcomes["built"] += 1
         except Exception as error:  # noqa: BLE001 - the point: report any non-GenomeError with its input
             raise AssertionError(f"trial {trial}: {type(error).__name__}: {error}\n{data!r}") from error
     # The corruptions must exercise both outcomes, or the fuzzer is not reaching the validator.
-    assert outcomes["error"] > 300 and outcomes["ok"] > 50, outcomes
+    assert outcomes["error"] > 300 and outcomes["ok"] > 50 and outcomes["built"] > 20, outcomes
