@@ -14,6 +14,8 @@ from nasbench.expr import resolve_float, resolve_int
 
 Shape = tuple[int, ...]
 REQUIRED: Any = object()
+# PyTorch's kernels take 32/64-bit sizes; a larger stride or kernel would overflow there after validation passed.
+MAX_INT = 2**31 - 1
 
 
 class Cost(NamedTuple):
@@ -66,6 +68,8 @@ class Arg:
     def _check_min(self, number: float, where: str) -> None:
         if self.minimum is not None and number < self.minimum:
             raise GenomeError(where, f"must be at least {self.minimum:g}, got {number:g}")
+        if self.kind in ("int", "pair") and abs(number) > MAX_INT:
+            raise GenomeError(where, f"must be at most {MAX_INT:,} in size, got {number:g}")
 
 
 def Int(default: Any = REQUIRED, minimum: float | None = None, choices: tuple[int, ...] = ()) -> Arg:  # noqa: N802
