@@ -97,7 +97,7 @@ def _random_value(rng: random.Random) -> Any:
     """A random value of a random JSON-ish type, biased to the values that break careless code."""
     kind = rng.randrange(10)
     if kind == 0:
-        return rng.choice([0, -1, 1, 2, 3, 10**18, -(10**18), 2**63, 7, 10**30, 10**400])
+        return rng.choice([0, -1, 1, 2, 3, 10**18, -(10**18), 2**31, 2**63, 7, 10**30, 10**400])
     if kind == 1:
         return rng.choice([0.0, -0.5, 0.5, 1.5, float("inf"), float("nan"), 1e308, 3.0])
     if kind == 2:

@@ -143,6 +143,13 @@ ERRORS = [
     (_set("network.output", "head"), "network.output", "unknown node 'head'"),
     (_set("input_shape", [3, 32]), "input_shape", "three positive integers"),
     (_set("network.nodes.fc.repeat", 0), "network.nodes.fc.repeat", "at least 1"),
+    # Limits that keep validation total: no hang, no overflow inside PyTorch after validation passed.
+    (_set("network.nodes.b.repeat", 10**9), "network.nodes.b.repeat", "more than 100,000 layers"),
+    (_set(f"{BASIC}.c1.args", {"out": "C**C**C", "stride": "s"}), f"{BASIC}.c1.args.out", "exponent too large"),
+    (_set(f"{BASIC}.c1.args", {"out": "C", "stride": "(-s)**0.5"}), f"{BASIC}.c1.args.stride", "not a real number"),
+    (_set("network.nodes.stem.args", {"out": 16, "stride": 2**63}), "network.nodes.stem.args.stride", "at most"),
+    (_set("network.nodes.gap", {"op": "max_pool", "args": {"kernel": 2, "padding": 3}, "inputs": ["b"]}),
+     "network.nodes.gap.args.padding", "exceeds half"),
 ]
 
 
