@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -55,6 +56,8 @@ class Arg:
             return pair
         if self.kind == "float":
             number = resolve_float(value, variables, where)
+            if not math.isfinite(number):  # nan slips past every range check and fails only inside PyTorch
+                raise GenomeError(where, f"expected a finite number, got {number}")
             self._check_min(number, where)
             return number
         if self.kind == "bool":
