@@ -150,6 +150,8 @@ ERRORS = [
     (_set("network.nodes.stem.args", {"out": 16, "stride": 2**63}), "network.nodes.stem.args.stride", "at most"),
     (_set("network.nodes.gap", {"op": "max_pool", "args": {"kernel": 2, "padding": 3}, "inputs": ["b"]}),
      "network.nodes.gap.args.padding", "exceeds half"),
+    (_set("network.nodes.gap", {"op": "dropout", "args": {"p": float("nan")}, "inputs": ["b"]}),
+     "network.nodes.gap.args.p", "finite"),
 ]
 
 
