@@ -1,7 +1,8 @@
 """The canonical architecture hash, used to deduplicate evaluations across a whole search.
 
 Each layer gets a Merkle hash of its op, resolved arguments, merge and the hashes of its inputs (sorted where the merge
-is commutative: add, concat, mean; ordered for the gate). Names never enter, so relabelled or reordered isomorphic
+is commutative: add and mean; ordered for concat, whose channel order later slices, shuffles and adds depend on, and for
+the gate). Names never enter, so relabelled or reordered isomorphic
 networks hash equal. The digest also covers the input shape, the output and auxiliary outputs, and the multiset of
 (layer hash, fan-out) pairs, which separates a shared layer from two identical copies of it.
 """
@@ -15,7 +16,7 @@ from collections import Counter
 from nasbench.cell import NETWORK_INPUT
 from nasbench.lowering import Lowered
 
-_ORDERED_MERGES = {"gate", None}
+_ORDERED_MERGES = {"gate", "concat", None}
 
 
 def _digest(payload: object) -> str:
