@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from genomes import TINY_RESNET_YAML
 from typer.testing import CliRunner
 
 from nasbench.cli import _register_commands, app
@@ -16,25 +17,6 @@ from search_spaces import zoo
 _register_commands()
 runner = CliRunner()
 
-TINY = """\
-name: tiny
-input_shape: [3, 32, 32]
-cells:
-  basic:
-    vars: {C: null, s: 1}
-    nodes:
-      c1: {op: conv_bn_relu, args: {out: C, stride: s}, inputs: [x]}
-      c2: {op: conv_bn, args: {out: C}, inputs: [c1]}
-      out: {op: relu, inputs: [c2, x], merge: add}
-    output: out
-network:
-  nodes:
-    stem: {op: conv_bn_relu, args: {out: 16}, inputs: [input]}
-    b: {cell: basic, vars: {C: 16}, inputs: [stem], repeat: 2}
-    gap: {op: global_avg_pool, inputs: [b]}
-    fc: {op: linear, args: {out: 10}, inputs: [gap]}
-  output: fc
-"""
 
 SAMPLE = ["vgg16", "inception_v3", "densenet121", "nasnet_a_cifar", "shufflenet_v2_x1_0"]
 
@@ -86,9 +68,9 @@ def test_show_input_shape_changes_macs_not_params() -> None:
 
 def test_show_reads_genome_files_and_text(tmp_path: Path) -> None:
     path = tmp_path / "tiny.yaml"
-    path.write_text(TINY)
+    path.write_text(TINY_RESNET_YAML)
     from_file = json.loads(invoke("show", str(path), "--json").stdout)
-    from_text = json.loads(invoke("show", TINY, "--json").stdout)
+    from_text = json.loads(invoke("show", TINY_RESNET_YAML, "--json").stdout)
     assert from_file == from_text
     assert from_file["name"] == "tiny" and from_file["output_shape"] == [10]
     assert from_file["family"] is None
@@ -156,5 +138,5 @@ def test_bad_input_is_a_one_line_error(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_invalid_genome_file_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text(TINY.replace("out: 16}", "out: -16}"))
+    path.write_text(TINY_RESNET_YAML.replace("out: 16}", "out: -16}"))
     assert_one_line_error(invoke("show", str(path)), "stem")

@@ -9,36 +9,17 @@ from typing import Any
 
 import pytest
 import yaml
+from genomes import TINY_RESNET_YAML
 
 import nasbench
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError
 from search_spaces import zoo
 
-TINY_YAML = """
-name: tiny
-input_shape: [3, 32, 32]
-cells:
-  basic:
-    vars: {C: null, s: 1}
-    nodes:
-      c1: {op: conv_bn_relu, args: {out: C, stride: s}, inputs: [x]}
-      c2: {op: conv_bn, args: {out: C}, inputs: [c1]}
-      out: {op: relu, inputs: [c2, x], merge: add}
-    output: out
-network:
-  nodes:
-    stem: {op: conv_bn_relu, args: {out: 16}, inputs: [input]}
-    b: {cell: basic, vars: {C: 16}, inputs: [stem], repeat: 2}
-    gap: {op: global_avg_pool, inputs: [b]}
-    fc: {op: linear, args: {out: 10}, inputs: [gap]}
-  output: fc
-"""
-
 
 def tiny() -> dict[str, Any]:
     """The hand-written genome as plain data (a fresh copy each call)."""
-    return yaml.safe_load(TINY_YAML)
+    return yaml.safe_load(TINY_RESNET_YAML)
 
 
 ZOO = ["resnet18", "densenet121", "inception_v3", "nasnet_a_cifar"]
@@ -86,7 +67,7 @@ def test_load_sources(tmp_path: Path) -> None:
     json_path = tmp_path / "tiny.json"
     yaml_path.write_text(arch.to_yaml())
     json_path.write_text(arch.to_json())
-    for source in (yaml_path, str(yaml_path), json_path, str(json_path), TINY_YAML, arch.to_json()):
+    for source in (yaml_path, str(yaml_path), json_path, str(json_path), TINY_RESNET_YAML, arch.to_json()):
         loaded = nasbench.load(source)
         assert loaded == arch, source
     assert nasbench.load(arch) is arch
