@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from nasbench.cell import NETWORK_INPUT, Cell
@@ -48,12 +49,12 @@ class Lowered:
 
     def layer(self, path: str) -> Layer:
         """The layer at ``path``."""
-        return self._index()[path]
+        return self.by_path[path]
 
-    def _index(self) -> dict[str, Layer]:
-        if not hasattr(self, "_by_path"):
-            self._by_path = {layer.path: layer for layer in self.layers}
-        return self._by_path
+    @cached_property
+    def by_path(self) -> dict[str, Layer]:
+        """Layers by module path (built once; a Lowered is not modified after lowering)."""
+        return {layer.path: layer for layer in self.layers}
 
     @property
     def output_shape(self) -> Shape:
