@@ -1,6 +1,6 @@
 """NAS-Bench-201 CIFAR-10 search protocol for the random and evolution strategies.
 
-Each run: ``nasbench.search`` with the ``nb201`` space and the ``table`` evaluator (the shipped CIFAR-10 table), 100
+Each run: ``nasbench.app.search`` with the ``nb201`` space and the ``table`` evaluator (the shipped CIFAR-10 table), 100
 evaluations scored by ``valid_acc_12``; the run's result is the ``test_acc_200_trainval`` of its best-scored trial.
 Printed: mean ± std over the runs, next to the published figures (REFERENCE.md: RS 93.70 ± 0.36, REA 93.92 ± 0.30 over
 500 runs; optimum 94.37).
@@ -29,7 +29,7 @@ def one_run(task: tuple[str, int, int, str, dict]) -> tuple[str, int, float, flo
     import nasbench
 
     strategy, seed, budget, seeds, options = task
-    results = nasbench.search(strategy=strategy, space="nb201", evaluator="table", budget=budget, seed=seed,
+    results = nasbench.app.search(strategy=strategy, space="nb201", evaluator="table", budget=budget, seed=seed,
                               storage="memory", progress=False, seeds=seeds, space_options={"N": 1}, **options)
     best = results.best_trial
     metrics = best.user_attrs["outcome"]["metrics"]

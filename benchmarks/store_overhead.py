@@ -1,4 +1,4 @@
-"""Overhead of the search loop and its store: 1,000 table evaluations through ``nasbench.search`` (SQLite) against a
+"""Overhead of the search loop and its store: 1,000 table evaluations through ``nasbench.app.search`` (SQLite) against a
 plain Optuna ask/tell loop that writes the same attributes, intermediate values and objectives to SQLite.
 
 Both sides run in this process, one after the other, each on a fresh SQLite file, ``--repeats`` times interleaved. The
@@ -24,7 +24,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def run_search(url: str, evaluations: int, strategy: str) -> tuple[float, list[optuna.trial.FrozenTrial]]:
     started = time.perf_counter()
-    results = nasbench.search(strategy=strategy, space="nb201", evaluator="table", budget=evaluations, seed=0,
+    results = nasbench.app.search(strategy=strategy, space="nb201", evaluator="table", budget=evaluations, seed=0,
                               storage=url, study="overhead", seeds="none", progress=False)
     elapsed = time.perf_counter() - started
     return elapsed, results.study.get_trials()
@@ -59,9 +59,9 @@ def main() -> None:
             seconds, trials = run_search(f"sqlite:///{Path(folder) / 'search.db'}", args.evaluations, args.strategy)
             searched.append(seconds)
             plain.append(run_plain(f"sqlite:///{Path(folder) / 'plain.db'}", trials))
-        print(f"repeat {repeat + 1}: nasbench.search {searched[-1]:.1f} s, plain ask/tell {plain[-1]:.1f} s, "
+        print(f"repeat {repeat + 1}: nasbench.app.search {searched[-1]:.1f} s, plain ask/tell {plain[-1]:.1f} s, "
               f"ratio {searched[-1] / plain[-1]:.2f}")
-    print(f"{args.evaluations} table evaluations ({args.strategy}) with SQLite: nasbench.search {min(searched):.1f} s, "
+    print(f"{args.evaluations} table evaluations ({args.strategy}) with SQLite: nasbench.app.search {min(searched):.1f} s, "
           f"plain Optuna ask/tell {min(plain):.1f} s (best of {args.repeats}); "
           f"ratio {min(searched) / min(plain):.2f} (target <= 1.5)")
 

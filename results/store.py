@@ -21,8 +21,8 @@ from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from nasbench.errors import NasbenchError
-from nasbench.search import DEFAULT_STORAGE
 
+DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MEMORY = "memory"
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL)
 

@@ -11,7 +11,7 @@ architectures; seeds told before the first ask take their places first. With W w
 children in flight and tells each one as it finishes, the steady state of the paper's distributed setup; rounds are
 counted by children told, so children proposed concurrently share a round.
 
-Defaults are Real et al.'s P = 100, S = 25 (meant for budgets of thousands); ``nasbench.search`` scales them down for
+Defaults are Real et al.'s P = 100, S = 25 (meant for budgets of thousands); ``nasbench.app.search`` scales them down for
 small budgets (see ``default_population``).
 """
 

@@ -11,7 +11,7 @@ import pytest
 from genomes import TINY_RESNET_YAML
 from typer.testing import CliRunner
 
-from nasbench.cli import _register_commands, app
+from nasbench.app.cli import _register_commands, app
 from search_spaces import zoo
 
 _register_commands()

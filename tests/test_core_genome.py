@@ -12,6 +12,7 @@ import yaml
 from genomes import TINY_RESNET_YAML
 
 import nasbench
+from nasbench.app import load
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError
 from search_spaces import zoo
@@ -68,17 +69,17 @@ def test_load_sources(tmp_path: Path) -> None:
     yaml_path.write_text(arch.to_yaml())
     json_path.write_text(arch.to_json())
     for source in (yaml_path, str(yaml_path), json_path, str(json_path), TINY_RESNET_YAML, arch.to_json()):
-        loaded = nasbench.load(source)
+        loaded = load(source)
         assert loaded == arch, source
-    assert nasbench.load(arch) is arch
-    resnet = nasbench.load("resnet18")
+    assert load(arch) is arch
+    resnet = load("resnet18")
     assert resnet == zoo.get("resnet18")
     assert resnet.output_shape() == (1000,)
 
 
 def test_load_missing_file_is_nasbench_error(tmp_path: Path) -> None:
     with pytest.raises(nasbench.NasbenchError, match="not found"):
-        nasbench.load(tmp_path / "missing.yaml")
+        load(tmp_path / "missing.yaml")
 
 
 def _mutated(edit: Any) -> dict[str, Any]:

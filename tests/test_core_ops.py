@@ -15,6 +15,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import nasbench
+from nasbench.app import load
 from nasbench.architecture import Architecture
 from nasbench.ops import Cost, Int, Op, Shape, get_op, op_names, register_op
 from nasbench.ops.registry import REGISTRY
@@ -188,7 +189,7 @@ network:
     fc: {{op: linear, args: {{out: 3}}, inputs: [gap]}}
   output: fc
 """
-    arch = nasbench.load(text)
+    arch = load(text)
     shapes = arch.shapes()
     assert shapes["a"] == (5, 8, 8) and shapes["b"] == (6, 4, 4)
     expected_params = (3 * 5 + 5) + 9 * 5 * 6 + (6 * 3 + 3)
@@ -223,4 +224,4 @@ network:
   output: a
 """
     with pytest.raises(nasbench.GenomeError, match="network.nodes.a.args.out"):
-        nasbench.load(text).validate()
+        load(text).validate()

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import search_spaces
-from nasbench.cli import _register_commands, app
+from nasbench.app.cli import _register_commands, app
 from nasbench.errors import GenomeError, NasbenchError
 from search_spaces.custom import CellSpace, Choice, GenomeSpace, load_space_file
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from search_toys import ToyEvaluator, ToySpace
 
+from nasbench.app.search import search
 from nasbench.errors import NasbenchError
-from nasbench.search import search
 from results.records import RECORD_KEYS, dataframe, export, records, top
 from results.store import TrialWriter, clean, load_study, open_storage, open_study, storage_url
 

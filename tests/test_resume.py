@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 from search_toys import ToyEvaluator, ToySpace
 
-from nasbench.search import search
+from nasbench.app.search import search
 
 TESTS = Path(__file__).parent
 BUDGET = 24
@@ -18,7 +18,7 @@ SCRIPT = f"""
 import sys
 sys.path.insert(0, {str(TESTS)!r})
 from search_toys import ToyEvaluator, ToySpace
-from nasbench.search import search
+from nasbench.app.search import search
 search(strategy="evolution", space=ToySpace(), evaluator=ToyEvaluator(delay=float(sys.argv[2])), budget={BUDGET},
        storage=sys.argv[1], study="resume", seed=1, progress=False, population=6, tournament=3)
 """

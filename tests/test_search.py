@@ -9,12 +9,12 @@ import torch
 from search_toys import ToyEvaluator, ToySpace, toy_score
 from torch import nn
 
+from nasbench.app.cli import main
+from nasbench.app.search import search
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
-from nasbench.cli import main
 from nasbench.errors import NasbenchError
 from nasbench.ops import register_op
-from nasbench.search import search
 from search_spaces.base import SearchSpace
 from strategies.base import Candidate, Strategy
 from strategies.registry import register_strategy

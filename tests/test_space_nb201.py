@@ -8,6 +8,7 @@ import torch
 
 import nasbench
 import search_spaces
+from nasbench.app import load
 from nasbench.errors import NasbenchError
 from search_spaces import nb201
 from workers.table import default_table_path, load_table
@@ -125,7 +126,7 @@ def test_contains_rejects_other_networks(space: nb201.NB201Space) -> None:
     edited = arch.copy()
     edited.cells[nb201.CELL].node("e0_1")["args"]["kernel"] = 5
     assert not space.contains(edited)
-    assert not space.contains(nasbench.load("""
+    assert not space.contains(load("""
 name: t
 input_shape: [3, 16, 16]
 network:

@@ -47,7 +47,7 @@ def _register_commands() -> None:
     import importlib
 
     for module in COMMAND_MODULES:
-        importlib.import_module(f"nasbench.cli.{module}")
+        importlib.import_module(f"nasbench.app.cli.{module}")
 
 
 COMMAND_MODULES: list[str] = ["genome", "zoo", "search", "results", "spaces"]

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from nasbench.api import load
+from nasbench.app.cli import app, fail
+from nasbench.app.load import load
 from nasbench.architecture import Architecture
-from nasbench.cli import app, fail
 from nasbench.draw import draw as draw_architecture
 from nasbench.errors import NasbenchError
 from nasbench.summary import summary

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from nasbench.cli import app
+from nasbench.app.cli import app
 
 if TYPE_CHECKING:
     import optuna

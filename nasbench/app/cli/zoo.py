@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from nasbench.cli import app
+from nasbench.app.cli import app
 from nasbench.errors import NasbenchError
 from nasbench.summary import human
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nasbench.cli import app
+from nasbench.app.cli import app
 from nasbench.errors import NasbenchError
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
 from nasbench.hashing import architecture_hash
+from results.store import DEFAULT_STORAGE
 
 if TYPE_CHECKING:
     import optuna
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 # networks, 3 epochs each on digits, take about 4 minutes on 2 CPU cores (measured on a shared machine).
 DEFAULT_BUDGET = 20
 DEFAULT_EPOCHS = 3
-DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MAX_DUPLICATES = 100
 
 

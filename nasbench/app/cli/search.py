@@ -9,13 +9,13 @@ from typing import Any
 import typer
 import yaml
 
-from nasbench.cli import app
+from nasbench.app.cli import app
 from nasbench.errors import NasbenchError
 
 
 def load_config(path: Path) -> dict[str, Any]:
     """The options of a YAML config file (keys spelled as the CLI's, with dashes or underscores)."""
-    from nasbench.search import search
+    from nasbench.app.search import search
 
     if not path.is_file():
         raise NasbenchError(f"config file not found: {path}")
@@ -62,7 +62,7 @@ def search_command(
     config: str = typer.Option(None, help="YAML file of options (the command line overrides it)."),
 ) -> None:
     """Search for architectures and store every evaluation in an Optuna study (the main job: --strategy evolution)."""
-    from nasbench.search import search
+    from nasbench.app.search import search
 
     options = load_config(Path(config)) if config is not None else {}
     given = {"strategy": strategy, "space": space, "dataset": dataset, "evaluator": evaluator, "budget": budget,
