@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from types import TracebackType
 
 import pandas as pd
@@ -45,27 +46,34 @@ class SearchProgress:
         self.progress.update(self.task, completed=done, total=total, best=shown)
 
 
-def leaderboard_table(frame: pd.DataFrame, objective: str, title: str) -> Table:
-    """A rich table of a leaderboard DataFrame (``SearchResults.leaderboard``)."""
+def leaderboard_table(frame: pd.DataFrame, metrics: Sequence[str], title: str) -> Table:
+    """A rich table of a leaderboard DataFrame (``SearchResults.leaderboard``) showing the objectives ``metrics``."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
-    numeric = ("rank", objective, "params", "MACs")
+    shown = [metric for metric in metrics if metric not in ("params", "macs")]
+    numeric = ("rank", *shown, "params", "MACs")
     widest = {"name": 12, "seed / parent": 14}
-    for column in ("rank", "name", "hash", objective, "params", "MACs", "seed / parent"):
+    for column in ("rank", "name", "hash", *shown, "params", "MACs", "seed / parent"):
         table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True, overflow="ellipsis",
                          min_width=4 if column == "rank" else 8, max_width=widest.get(column))
     for row in frame.to_dict("records"):
-        score = row[objective]
-        table.add_row(str(row["rank"]), str(row["name"] or ""), str(row["hash"] or "")[:8],
-                      "-" if score is None else f"{score:.4g}", _count(row["params"]), _count(row["macs"]),
-                      row["origin"])
+        scores = ["-" if row[metric] is None else f"{row[metric]:.4g}" for metric in shown]
+        table.add_row(str(row["rank"]), str(row["name"] or ""), str(row["hash"] or "")[:8], *scores,
+                      count_text(row["params"]), count_text(row["macs"]), row["origin"])
     return table
 
 
 def print_summary(results: SearchResults, console: Console | None = None, k: int = 10) -> None:
-    """The leaderboard of the best ``k`` trials and the command that opens the dashboard on the study."""
+    """The leaderboard (the best ``k`` trials, or the Pareto front of several objectives) and the dashboard command."""
     console = console or Console()
-    console.print(leaderboard_table(results.leaderboard(k), results.objective,
-                                    f"study {results.study.study_name}: top {k}"))
+    metrics = [objective.metric for objective in results.objectives]
+    name = results.study.study_name
+    if results.multi_objective:
+        front = results.pareto_front()
+        objectives = ", ".join(str(objective) for objective in results.objectives)
+        title = f"study {name}: Pareto front ({len(front)} trials) of {objectives}"
+        console.print(leaderboard_table(front.head(max(k, 20)), metrics, title))
+    else:
+        console.print(leaderboard_table(results.leaderboard(k), metrics, f"study {name}: top {k}"))
     if results.stopped:
         console.print(f"[yellow]stopped early: {results.stopped}")
     command = results.dashboard_command
@@ -76,7 +84,8 @@ def print_summary(results: SearchResults, console: Console | None = None, k: int
         console.print("dashboard: the study is in memory; pass --storage sqlite:///... to keep it and view it")
 
 
-def _count(value: object) -> str:
+def count_text(value: object) -> str:
+    """A count as people read it: 1.07M, 830.43K, 12."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     number = float(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,19 +11,28 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from nasbench.errors import NasbenchError
+from nasbench.objectives import Objective, oriented, pareto_fronts
+from results.store import study_objectives
 
-RECORD_KEYS = ("number", "state", "objective", "hash", "strategy", "seed_name", "parent", "params", "macs", "metrics")
+RECORD_KEYS = ("number", "state", "objective", "values", "hash", "strategy", "seed_name", "parent", "params", "macs",
+               "metrics")
 EXPORT_FORMATS = ("csv", "parquet")
 
 
-def trial_record(trial: FrozenTrial) -> dict[str, Any]:
-    """The JSON record of one trial: exactly ``RECORD_KEYS`` (``seed_name`` is None for non-seeds)."""
+def trial_record(trial: FrozenTrial, objectives: Sequence[Objective]) -> dict[str, Any]:
+    """The JSON record of one trial: exactly ``RECORD_KEYS``.
+
+    ``objective`` is the first objective's value and ``values`` every objective's, by metric (None unless COMPLETE);
+    ``seed_name`` is None for non-seeds.
+    """
     attrs = trial.user_attrs
     outcome = attrs.get("outcome") or {}
+    done = trial.state == TrialState.COMPLETE
     return {
         "number": trial.number,
         "state": trial.state.name,
-        "objective": trial.value if trial.state == TrialState.COMPLETE else None,
+        "objective": trial.values[0] if done else None,
+        "values": {o.metric: value for o, value in zip(objectives, trial.values)} if done else None,
         "hash": attrs.get("hash"),
         "strategy": attrs.get("strategy"),
         "seed_name": attrs.get("seed_name"),
@@ -35,33 +45,62 @@ def trial_record(trial: FrozenTrial) -> dict[str, Any]:
 
 def records(study: optuna.Study) -> list[dict[str, Any]]:
     """Every trial of ``study`` as a record, in trial-number order."""
-    return [trial_record(trial) for trial in study.get_trials(deepcopy=False)]
+    objectives = study_objectives(study)
+    return [trial_record(trial, objectives) for trial in study.get_trials(deepcopy=False)]
+
+
+def ranked(study: optuna.Study) -> list[tuple[int, FrozenTrial]]:
+    """COMPLETE trials with their Pareto front (0 = non-dominated), best first.
+
+    Ranked by front, then the first objective, then trial number (earlier first); with one objective the front is
+    the rank by value.
+    """
+    objectives = study_objectives(study)
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    points = [oriented(objectives, trial.values) for trial in trials]
+    level = [0] * len(trials)
+    if len(objectives) > 1:
+        for index, front in enumerate(pareto_fronts(points)):
+            for i in front:
+                level[i] = index
+    order = sorted(range(len(trials)), key=lambda i: (level[i], -points[i][0], trials[i].number))
+    return [(level[i], trials[i]) for i in order]
 
 
 def top(study: optuna.Study, k: int = 10) -> list[dict[str, Any]]:
-    """The ``k`` best COMPLETE trials as records, best first (ties: earlier trial first)."""
+    """The ``k`` best COMPLETE trials as records, best first (by Pareto front, then the first objective)."""
     if k < 1:
         raise NasbenchError(f"k must be at least 1, got {k}")
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    ranked = sorted(trials, key=lambda trial: (sign * trial.value, trial.number))
-    return [trial_record(trial) for trial in ranked[:k]]
+    objectives = study_objectives(study)
+    return [trial_record(trial, objectives) for _, trial in ranked(study)[:k]]
+
+
+def pareto(study: optuna.Study) -> list[dict[str, Any]]:
+    """The Pareto front: every COMPLETE trial no other trial dominates, ranked by the first objective."""
+    objectives = study_objectives(study)
+    if len(objectives) == 1:
+        best = ranked(study)[:1]
+        return [trial_record(trial, objectives) for _, trial in best]
+    return [trial_record(trial, objectives) for front, trial in ranked(study) if front == 0]
 
 
 def dataframe(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: the record's columns, name, origin, wall time, error, ``metric_*`` and ``param_*`` columns."""
     rows = []
+    objectives = study_objectives(study)
     for trial in study.get_trials(deepcopy=False):
-        record = trial_record(trial)
+        record = trial_record(trial, objectives)
         outcome = trial.user_attrs.get("outcome") or {}
-        row = {key: record[key] for key in RECORD_KEYS if key != "metrics"}
+        row = {key: record[key] for key in RECORD_KEYS if key not in ("metrics", "values")}
+        row.update({f"value_{metric}": value for metric, value in (record["values"] or {}).items()})
         row.update(name=trial.user_attrs.get("name"), origin=trial.user_attrs.get("origin"),
                    mutations=trial.user_attrs.get("mutations"), seconds=outcome.get("seconds"),
                    error=outcome.get("error"), started=trial.datetime_start, completed=trial.datetime_complete)
         row.update({f"metric_{key}": value for key, value in record["metrics"].items()})
         row.update({f"param_{key}": value for key, value in trial.params.items()})
         rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else [key for key in RECORD_KEYS if key != "metrics"])
+    empty = [key for key in RECORD_KEYS if key not in ("metrics", "values")]
+    return pd.DataFrame(rows, columns=None if rows else empty)
 
 
 def export(study: optuna.Study, fmt: str, path: str | Path) -> Path:

@@ -1,29 +1,34 @@
 """The results store: one Optuna study per search, one trial per evaluation, in any Optuna storage.
 
 A trial is written once when its evaluation starts (state RUNNING, with the genome and provenance as user attributes,
-and the space's encoding as categorical params where it has one) and once when it ends (intermediate values = the
-per-epoch curve, the metrics, wall time, then COMPLETE with the objective, or FAIL with the reason). A search killed
-midway leaves RUNNING trials behind; ``fail_stale`` marks them FAIL (``stale``) and hands back their candidates.
+and the space's encoding as params where it has one) and once when it ends (intermediate values = the per-epoch
+curve, the metrics, wall time, then COMPLETE with every objective's value, or FAIL with the reason). The study's
+metric names are the objectives' metrics, so the dashboard shows ``val_acc``, not ``Objective 0``. The search's
+checkpoint (the strategy's ``state_dict`` and the loop's counters) is a study system attribute in the same storage.
+A search killed midway leaves RUNNING trials behind; ``fail_stale`` marks them FAIL (``stale``).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.distributions import CategoricalDistribution
+from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from nasbench.errors import NasbenchError
+from nasbench.objectives import Objective, format_objectives, values_of
 
 DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MEMORY = "memory"
+CHECKPOINT_KEY = "nasbench:checkpoint"
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -72,16 +77,38 @@ def study_names(storage: BaseStorage) -> list[str]:
     return [summary.study_name for summary in storage.get_all_studies()]
 
 
-def open_study(storage: BaseStorage, name: str, direction: str, attrs: Mapping[str, Any] | None = None) -> optuna.Study:
-    """Load the study ``name`` or create it with ``direction``; a stored study of the other direction is an error."""
-    study = optuna.create_study(storage=storage, study_name=name, direction=direction, load_if_exists=True)
-    if study.direction.name.lower() != direction:
-        raise NasbenchError(f"study {name!r} exists and {study.direction.name.lower()}s its objective; "
-                            f"this search would {direction} (choose another --study)")
+def open_study(storage: BaseStorage, name: str, objectives: Sequence[Objective],
+               attrs: Mapping[str, Any] | None = None) -> optuna.Study:
+    """Load the study ``name`` or create it optimizing ``objectives`` (directions and metric names).
+
+    A stored study that optimizes other objectives is an error; one written before metric names were stored (one
+    objective, named in its ``objective`` attribute) is accepted when that name and direction agree.
+    """
+    directions = [objective.direction for objective in objectives]
+    metrics = [objective.metric for objective in objectives]
+    exists = name in study_names(storage)
+    study = optuna.create_study(storage=storage, study_name=name, directions=directions, load_if_exists=True)
+    if exists:
+        stored_metrics = study.metric_names or [study.user_attrs.get("objective")]
+        stored = [f"{metric}:{'max' if d.name == 'MAXIMIZE' else 'min'}"
+                  for metric, d in zip(stored_metrics, study.directions)]
+        if stored != [str(objective) for objective in objectives]:
+            raise NasbenchError(f"study {name!r} exists and optimizes {','.join(map(str, stored))}; this search "
+                                f"would optimize {format_objectives(objectives)} (choose another --study)")
+    if study.metric_names is None:
+        with warnings.catch_warnings():  # experimental since Optuna 3.2 and unchanged since; the dashboard reads it
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(metrics)
     for key, value in (attrs or {}).items():
         if key not in study.user_attrs:
             study.set_user_attr(key, value)
     return study
+
+
+def study_objectives(study: optuna.Study) -> tuple[Objective, ...]:
+    """The objectives a stored study optimizes (its metric names and directions)."""
+    metrics = study.metric_names or [study.user_attrs.get("objective") or "objective"]
+    return tuple(Objective(metric, d.name.lower()) for metric, d in zip(metrics, study.directions))
 
 
 def load_study(storage: str | BaseStorage | None, name: str | None = None) -> optuna.Study:
@@ -118,45 +145,52 @@ class TrialHandle:
 
 
 class TrialWriter:
-    """Writes the trials of one study with as few storage round trips as possible."""
+    """Writes the trials of one study, and the search's checkpoints, with as few storage round trips as possible."""
 
-    def __init__(self, study: optuna.Study, objective: str) -> None:
+    def __init__(self, study: optuna.Study, objectives: Sequence[Objective]) -> None:
         self.study = study
         self.storage: BaseStorage = study._storage  # Optuna exposes no public getter for a study's storage
         self.study_id = self.storage.get_study_id_from_name(study.study_name)
-        self.objective = objective
+        self.objectives = tuple(objectives)
 
     def start(self, attrs: Mapping[str, Any], params: Mapping[str, Any] | None = None,
-              choices: Mapping[str, list[Any]] | None = None) -> TrialHandle:
-        """A RUNNING trial carrying ``attrs`` (and ``params`` over categorical ``choices``), in one write."""
-        distributions = {key: CategoricalDistribution(list(choices[key])) for key in params or {}} if choices else {}
-        template = create_trial(state=TrialState.RUNNING, params=dict(params or {}) if distributions else None,
-                                distributions=distributions or None, user_attrs=clean(dict(attrs)))
+              distributions: Mapping[str, BaseDistribution] | None = None) -> TrialHandle:
+        """A RUNNING trial carrying ``attrs`` (and ``params`` over their ``distributions``), in one write."""
+        template = create_trial(state=TrialState.RUNNING, params=dict(params) if params else None,
+                                distributions=dict(distributions) if params else None, user_attrs=clean(dict(attrs)))
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
         return TrialHandle(trial_id, self.storage.get_trial_number_from_id(trial_id))
 
     def finish(self, handle: TrialHandle, status_ok: bool, metrics: Mapping[str, float],
-               curve: list[Mapping[str, float]], seconds: float, error: str | None) -> None:
-        """Curve, metrics and wall time, then COMPLETE with the objective, or FAIL with ``error`` as the reason."""
+               curve: list[Mapping[str, float]], seconds: float, error: str | None,
+               extra: Mapping[str, Any] | None = None) -> tuple[float, ...] | None:
+        """Curve, metrics and wall time, then COMPLETE with every objective's value, or FAIL with the reason.
+
+        Returns the values stored (None for a FAIL). ``extra`` joins the stored outcome (the loop's bookkeeping).
+        """
+        first = self.objectives[0].metric
         for step, entry in enumerate(curve, start=1):
             # Evaluators name the per-epoch validation accuracy ``val_acc`` even when the objective has another name.
-            value = entry.get(self.objective, entry.get("val_acc"))
+            value = entry.get(first, entry.get("val_acc"))
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.storage.set_trial_intermediate_value(handle.trial_id, int(entry.get("epoch", step)), value)
-        outcome: dict[str, Any] = {"metrics": clean(dict(metrics)), "seconds": round(float(seconds), 4)}
+        outcome: dict[str, Any] = {"metrics": clean(dict(metrics)), "seconds": round(float(seconds), 4),
+                                   **dict(extra or {})}
         if len(curve) > 1:
             outcome["curve"] = clean([dict(entry) for entry in curve])
-        value = metrics.get(self.objective)
-        valid = status_ok and isinstance(value, (int, float)) and math.isfinite(value)
+        values = values_of(self.objectives, metrics)
+        valid = status_ok and all(math.isfinite(value) for value in values)
         if status_ok and not valid:
-            error = f"objective {self.objective!r} missing or not finite ({value!r})"
+            bad = [o.metric for o, value in zip(self.objectives, values) if not math.isfinite(value)]
+            error = f"objective(s) {', '.join(bad)} missing or not finite"
         if error:
             outcome["error"] = error
         self.storage.set_trial_user_attr(handle.trial_id, "outcome", outcome)
         if valid:
-            self.storage.set_trial_state_values(handle.trial_id, TrialState.COMPLETE, [float(value)])
-        else:
-            self.storage.set_trial_state_values(handle.trial_id, TrialState.FAIL)
+            self.storage.set_trial_state_values(handle.trial_id, TrialState.COMPLETE, list(values))
+            return values
+        self.storage.set_trial_state_values(handle.trial_id, TrialState.FAIL)
+        return None
 
     def fail_stale(self, reason: str) -> list[FrozenTrial]:
         """Mark every RUNNING trial FAIL as stale (``reason``) and return them as they were."""
@@ -167,17 +201,27 @@ class TrialWriter:
             self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
         return stale
 
+    def save_checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
+        """Store the search's checkpoint (strategy state and loop counters) with the study."""
+        self.storage.set_study_system_attr(self.study_id, CHECKPOINT_KEY, clean(dict(checkpoint)))
+
+    def load_checkpoint(self) -> dict[str, Any] | None:
+        """The last checkpoint stored with the study (None for a new study or one written before checkpoints)."""
+        return self.storage.get_study_system_attrs(self.study_id).get(CHECKPOINT_KEY)
+
 
 def is_stale(trial: FrozenTrial) -> bool:
     """Whether ``trial`` is an interrupted evaluation (its candidate was evaluated again later)."""
     return bool(trial.user_attrs.get("outcome", {}).get("stale"))
 
 
-def evaluated_trials(study: optuna.Study) -> Iterator[FrozenTrial]:
-    """Finished, non-stale trials in number order: the evaluations that count toward the budget."""
-    for trial in study.get_trials(deepcopy=False, states=FINISHED):
-        if not is_stale(trial):
-            yield trial
+def evaluated_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Finished, non-stale trials, the evaluations that count toward the budget, in the order they were told.
+
+    The loop stores each evaluation's place in that order (``order``); trials written before it did are in number order.
+    """
+    trials = [trial for trial in study.get_trials(deepcopy=False, states=FINISHED) if not is_stale(trial)]
+    return sorted(trials, key=lambda trial: (trial.user_attrs.get("outcome", {}).get("order", -1), trial.number))
 
 
 def genome_json(trial: FrozenTrial) -> str | None:

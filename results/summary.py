@@ -1,16 +1,18 @@
-"""What a search returns: the Optuna study with its best trial, leaderboard and the command that opens the dashboard."""
+"""What a search returns: the Optuna study with its best trials, leaderboard, Pareto front and dashboard command."""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import optuna
 import pandas as pd
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from nasbench.architecture import Architecture
-from results.records import dataframe, top
+from nasbench.objectives import Objective
+from results.records import dataframe, ranked
 from results.store import genome_json
 
 
@@ -18,27 +20,37 @@ from results.store import genome_json
 class SearchResults:
     """The study of one search. ``storage`` is the URL that reopens it (None for in-memory storage).
 
-    ``stopped`` says why the search ended before its budget (None when it used the whole budget).
+    Trials rank by Pareto front, then the first objective (with one objective: by its value). ``stopped`` says why
+    the search ended before its budget (None when it used the whole budget).
     """
 
     study: optuna.Study
     storage: str | None
-    objective: str
+    objectives: Sequence[Objective]
     budget: int
     stopped: str | None = None
 
     @property
+    def objective(self) -> str:
+        """The first objective's metric."""
+        return self.objectives[0].metric
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether the search optimized several objectives."""
+        return len(self.objectives) > 1
+
+    @property
     def best_trial(self) -> FrozenTrial | None:
-        """The best COMPLETE trial, or None when no evaluation succeeded."""
-        if not self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            return None
-        return self.study.best_trial
+        """The best COMPLETE trial (on the Pareto front, best first objective), or None when none succeeded."""
+        best = ranked(self.study)[:1]
+        return best[0][1] if best else None
 
     @property
     def best_value(self) -> float | None:
-        """The best objective value (None when no evaluation succeeded)."""
+        """The best trial's value of the first objective (None when no evaluation succeeded)."""
         best = self.best_trial
-        return None if best is None else best.value
+        return None if best is None else best.values[0]
 
     def best_architecture(self) -> Architecture | None:
         """The genome of the best trial."""
@@ -50,16 +62,28 @@ class SearchResults:
         """Every trial as a row (see ``results.records.dataframe``)."""
         return dataframe(self.study)
 
-    def leaderboard(self, k: int = 10) -> pd.DataFrame:
-        """The ``k`` best COMPLETE trials, best first: rank, number, name, hash, objective, params, MACs, origin."""
+    def leaderboard(self, k: int | None = 10) -> pd.DataFrame:
+        """The ``k`` best COMPLETE trials (all when None), best first.
+
+        Columns: rank, front, number, name, hash, one per objective, params, macs, origin.
+        """
+        trials = ranked(self.study)
         rows = []
-        names = {trial.number: trial.user_attrs.get("name") for trial in self.study.get_trials(deepcopy=False)}
-        for rank, record in enumerate(top(self.study, k), start=1):
-            rows.append({"rank": rank, "number": record["number"], "name": names.get(record["number"]),
-                         "hash": record["hash"], self.objective: record["objective"], "params": record["params"],
-                         "macs": record["macs"], "origin": origin(record)})
-        columns = ["rank", "number", "name", "hash", self.objective, "params", "macs", "origin"]
+        for rank, (front, trial) in enumerate(trials if k is None else trials[:k], start=1):
+            attrs = trial.user_attrs
+            row = {"rank": rank, "front": front, "number": trial.number, "name": attrs.get("name"),
+                   "hash": attrs.get("hash")}
+            row.update({objective.metric: value for objective, value in zip(self.objectives, trial.values)})
+            row.update(params=attrs.get("params"), macs=attrs.get("macs"), origin=origin(attrs))
+            rows.append(row)
+        metrics = [objective.metric for objective in self.objectives if objective.metric not in ("params", "macs")]
+        columns = ["rank", "front", "number", "name", "hash", *metrics, "params", "macs", "origin"]
         return pd.DataFrame(rows, columns=columns)
+
+    def pareto_front(self) -> pd.DataFrame:
+        """The leaderboard rows of the non-dominated trials."""
+        frame = self.leaderboard(None)
+        return frame[frame["front"] == 0].reset_index(drop=True) if self.multi_objective else frame.head(1)
 
     @property
     def dashboard_command(self) -> str | None:
@@ -69,10 +93,10 @@ class SearchResults:
         return f"optuna-dashboard --host 127.0.0.1 {shlex.quote(self.storage)}"
 
 
-def origin(record: dict) -> str:
-    """``seed <name>``, ``from <parent hash8>`` or ``sample`` for a trial record."""
-    if record.get("seed_name"):
-        return f"seed {record['seed_name']}"
-    if record.get("parent"):
-        return f"from {record['parent'][:8]}"
+def origin(attrs: dict) -> str:
+    """``seed <name>``, ``from <parent hash8>`` or ``sample`` from a trial's user attributes or record."""
+    if attrs.get("seed_name"):
+        return f"seed {attrs['seed_name']}"
+    if attrs.get("parent"):
+        return f"from {attrs['parent'][:8]}"
     return "sample"

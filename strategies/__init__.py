@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strategies.base import Candidate, Strategy
-from strategies.registry import get, names, register_strategy
+from strategies.base import Candidate, Observation, Strategy
+from strategies.registry import STRATEGIES, describe, get, names, register_strategy
 
-__all__ = ["Candidate", "Strategy", "get", "names", "register_strategy"]
+__all__ = ["STRATEGIES", "Candidate", "Observation", "Strategy", "describe", "get", "names", "register_strategy"]

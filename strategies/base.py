@@ -1,26 +1,29 @@
-"""The strategy protocol: ask for a candidate, tell its result, save and restore state as JSON."""
+"""The strategy contract: ask for a candidate, tell every objective's value, save and restore exact state as JSON.
+
+A strategy declares its options (``options``: name, type, default, help; defaults may derive from the budget), the
+paper it implements, and whether it handles several objectives. The search loop tells it every evaluated candidate,
+the seeds first (before the first ``ask``), the stored result of a duplicate proposal, and failures (whose values are
+all the worst possible). ``state_dict`` is JSON and complete: a strategy restored from it proposes exactly what the
+original would have proposed next.
+"""
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
 from nasbench.architecture import Architecture
+from nasbench.errors import NasbenchError
+from nasbench.objectives import Objective, format_objectives, oriented
+from nasbench.options import Option, resolve_options
 from search_spaces.base import SearchSpace
 
-
-class Outcome(Protocol):
-    """What a strategy reads from an evaluation result (``workers.base.Result`` satisfies it)."""
-
-    status: str
-    metrics: dict[str, float]
-
-    def value(self, objective: str, direction: str = "maximize") -> float:
-        """The objective; the worst possible value for a failure."""
+DEFAULT_OBJECTIVES = (Objective("val_acc"),)
 
 
 @dataclass
@@ -35,24 +38,47 @@ class Candidate:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Observation:
+    """What a strategy is told about one evaluation: whether it succeeded, every objective's value, all metrics.
+
+    ``values`` has one entry per objective of the search, in order, as measured (None for a failure).
+    """
+
+    ok: bool
+    values: tuple[float, ...] | None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+    @classmethod
+    def failure(cls, error: str) -> Observation:
+        """A failed evaluation."""
+        return cls(False, None, {}, error)
+
+
 class Strategy(ABC):
     """A black-box search strategy over a SearchSpace, speaking ask/tell.
 
-    The search loop tells every evaluated candidate, including the seeds (before the first ``ask``), stored results of
-    duplicate proposals and, on resume, the trials already in the study. ``fitness`` turns a result into a number where
-    higher is better and failures are the worst possible (-inf). ``state_dict`` must be JSON-serializable.
+    Subclasses declare ``options`` and read their resolved values from ``self.config``; ``fitness`` turns an
+    observation into a tuple where higher is better and failures are the worst possible (-inf everywhere).
     """
 
-    name: str = ""
+    name: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+    multi_objective: ClassVar[bool] = False
+    options: ClassVar[tuple[Option, ...]] = ()
 
-    def __init__(self, space: SearchSpace, seed: int = 0, objective: str = "val_acc",
-                 direction: str = "maximize") -> None:
-        if direction not in ("maximize", "minimize"):
-            raise ValueError(f"direction must be 'maximize' or 'minimize', got {direction!r}")
+    def __init__(self, space: SearchSpace, objectives: Sequence[Objective] = DEFAULT_OBJECTIVES, seed: int = 0,
+                 budget: int | None = None, **options: Any) -> None:
+        self.objectives = tuple(objectives)
+        if not self.objectives:
+            raise NasbenchError(f"strategy {self.name!r}: needs at least one objective")
+        if len(self.objectives) > 1 and not self.multi_objective:
+            raise NasbenchError(f"strategy {self.name!r} optimizes one objective, got {len(self.objectives)} "
+                                f"({format_objectives(self.objectives)})")
         self.space = space
         self.seed = int(seed)
-        self.objective = objective
-        self.direction = direction
+        self.config = resolve_options(self.options, options, f"strategy {self.name!r}", budget)
         self.rng = np.random.default_rng(self.seed)
 
     @abstractmethod
@@ -60,26 +86,35 @@ class Strategy(ABC):
         """The next candidate to evaluate."""
 
     @abstractmethod
-    def tell(self, candidate: Candidate, result: Outcome) -> None:
-        """Learn from the result of evaluating ``candidate``."""
+    def tell(self, candidate: Candidate, observation: Observation) -> None:
+        """Learn from the evaluation of ``candidate``."""
 
-    def fitness(self, result: Outcome) -> float:
-        """Higher is better: the objective, negated when minimizing; -inf for failures and non-finite values."""
-        value = result.value(self.objective, self.direction)
-        if not math.isfinite(value):
-            return -math.inf
-        return value if self.direction == "maximize" else -value
+    def fitness(self, observation: Observation) -> tuple[float, ...]:
+        """Every objective as "higher is better"; a failure or a non-finite value is -inf."""
+        return oriented(self.objectives, observation.values if observation.ok else None)
 
     def reseed(self, *entropy: int) -> None:
-        """Restart the random stream from (seed, *entropy): a resumed search must not replay its first proposals."""
+        """Restart the random stream from (seed, *entropy), for a resume that could not restore the exact state."""
         self.rng = np.random.default_rng([self.seed, *entropy])
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable state, enough for ``load_state_dict`` to continue exactly where this one is."""
         return {"name": self.name, "seed": self.seed, "rng": self.rng.bit_generator.state}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore the state saved by ``state_dict``."""
+        if state.get("name") != self.name:
+            raise NasbenchError(f"strategy {self.name!r} cannot load the state of strategy {state.get('name')!r}")
         self.seed = int(state["seed"])
         self.rng = np.random.default_rng()
-        self.rng.bit_generator.state = state["rng"]
+        self.rng.bit_generator.state = dict(state["rng"])
+
+
+def finite_or_none(value: float) -> float | None:
+    """JSON has no infinities: a non-finite fitness is stored as None."""
+    return value if math.isfinite(value) else None
+
+
+def from_stored(value: float | None) -> float:
+    """The inverse of ``finite_or_none`` for fitness values (None is a failure, -inf)."""
+    return -math.inf if value is None else float(value)

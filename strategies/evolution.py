@@ -11,8 +11,12 @@ architectures; seeds told before the first ask take their places first. With W w
 children in flight and tells each one as it finishes, the steady state of the paper's distributed setup; rounds are
 counted by children told, so children proposed concurrently share a round.
 
-Defaults are Real et al.'s P = 100, S = 25 (meant for budgets of thousands); ``nasbench.app.search`` scales them down for
-small budgets (see ``default_population``).
+With several objectives the fittest is decided by NSGA-II's crowded comparison (Deb et al. 2002), computed over the
+whole population: a lower non-dominated front wins, then a larger crowding distance; ``remove="worst"`` removes the
+member that comparison ranks last.
+
+Real et al. use P = 100, S = 25, meant for budgets of thousands; the defaults here derive P and S from the budget
+(see ``default_population``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from typing import Any
 
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
-from search_spaces.base import SearchSpace
-from strategies.base import Candidate, Outcome, Strategy
+from nasbench.objectives import crowded_ranks
+from nasbench.options import Option
+from strategies.base import Candidate, Observation, Strategy, finite_or_none, from_stored
 from strategies.registry import register_strategy
 
 REMOVE_POLICIES = ("oldest", "worst")
@@ -33,22 +38,23 @@ REMOVE_POLICIES = ("oldest", "worst")
 
 @dataclass
 class Member:
-    """One individual of the population: its architecture, hash, fitness (higher is better) and birth order."""
+    """One individual of the population: architecture, hash, fitness (per objective, higher is better), birth order."""
 
     arch: Architecture
     hash: str
-    fitness: float
+    fitness: tuple[float, ...]
     born: int
 
     def to_dict(self) -> dict[str, Any]:
-        # -inf is not valid JSON: failures are stored as null fitness.
+        """JSON form (a failure's -inf fitness is stored as null)."""
         return {"genome": self.arch.to_dict(), "hash": self.hash, "born": self.born,
-                "fitness": self.fitness if math.isfinite(self.fitness) else None}
+                "fitness": [finite_or_none(value) for value in self.fitness]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Member:
-        fitness = -math.inf if data["fitness"] is None else float(data["fitness"])
-        return cls(Architecture.from_dict(data["genome"]), data["hash"], fitness, int(data["born"]))
+        """Inverse of ``to_dict``."""
+        return cls(Architecture.from_dict(data["genome"]), data["hash"],
+                   tuple(from_stored(value) for value in data["fitness"]), int(data["born"]))
 
 
 def parse_schedule(schedule: str | Sequence[float] | None) -> tuple[float, float] | None:
@@ -86,24 +92,42 @@ def default_population(budget: int) -> tuple[int, int]:
     return population, tournament
 
 
+def _derived_population(budget: int | None) -> int:
+    return default_population(budget)[0] if budget else 100
+
+
+def _derived_tournament(budget: int | None) -> int:
+    return default_population(budget)[1] if budget else 25
+
+
+def _schedule_text(schedule: str) -> str:
+    parse_schedule(schedule)
+    return schedule
+
+
 @register_strategy("evolution")
 class RegularizedEvolution(Strategy):
-    """Regularized (aging) evolution with tournament selection; see the module docstring."""
+    """Regularized (aging) evolution with tournament selection; NSGA-II's crowded comparison for several objectives."""
 
-    name = "evolution"
+    paper = "Real et al. 2019, Regularized evolution for image classifier architecture search (AAAI)"
+    multi_objective = True
+    options = (
+        Option("population", int, minimum=1, help="Population size P.", derive=_derived_population,
+               derived="budget/10 in [10, 100]"),
+        Option("tournament", int, minimum=1, help="Tournament size S (members drawn with replacement).",
+               derive=_derived_tournament, derived="3 for P=10, else P/4"),
+        Option("mutations_schedule", str, None, "'d,r': round i's child gets max(ceil(d - i/r), 1) mutations "
+               "(Algorithm 1); none: one mutation.", check=_schedule_text),
+        Option("remove", str, "oldest", "Who dies when the population is full: oldest (aging) or worst.",
+               choices=REMOVE_POLICIES),
+    )
 
-    def __init__(self, space: SearchSpace, seed: int = 0, objective: str = "val_acc", direction: str = "maximize",
-                 population: int = 100, tournament: int = 25,
-                 mutations_schedule: str | Sequence[float] | None = None, remove: str = "oldest") -> None:
-        super().__init__(space, seed, objective, direction)
-        if int(population) < 1 or int(tournament) < 1:
-            raise NasbenchError(f"evolution needs population >= 1 and tournament >= 1, got {population}, {tournament}")
-        if remove not in REMOVE_POLICIES:
-            raise NasbenchError(f"remove must be one of {', '.join(REMOVE_POLICIES)}, got {remove!r}")
-        self.population_size = int(population)
-        self.tournament_size = int(tournament)
-        self.schedule = parse_schedule(mutations_schedule)
-        self.remove = remove
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.population_size = self.config["population"]
+        self.tournament_size = self.config["tournament"]
+        self.schedule = parse_schedule(self.config["mutations_schedule"])
+        self.remove = self.config["remove"]
         self.population: list[Member] = []
         self.born = 0
         self.rounds = 0
@@ -121,11 +145,15 @@ class RegularizedEvolution(Strategy):
     def select(self) -> Member:
         """Tournament: the fittest of ``tournament`` members drawn uniformly with replacement (first on ties)."""
         picks = self.rng.integers(len(self.population), size=self.tournament_size)
-        return max((self.population[i] for i in picks), key=lambda member: member.fitness)
+        if len(self.objectives) == 1:
+            return max((self.population[i] for i in picks), key=lambda member: member.fitness)
+        ranks = crowded_ranks([member.fitness for member in self.population])
+        best = max(picks, key=lambda i: (-ranks[i][0], ranks[i][1]))
+        return self.population[best]
 
-    def tell(self, candidate: Candidate, result: Outcome) -> None:
+    def tell(self, candidate: Candidate, observation: Observation) -> None:
         arch_hash = candidate.info.get("hash") or candidate.arch.hash()
-        self.population.append(Member(candidate.arch, arch_hash, self.fitness(result), self.born))
+        self.population.append(Member(candidate.arch, arch_hash, self.fitness(observation), self.born))
         self.born += 1
         if candidate.info.get("origin") == "mutation":
             self.rounds += 1
@@ -136,7 +164,12 @@ class RegularizedEvolution(Strategy):
         """The member that dies: the oldest, or the least fit (the oldest of those on ties)."""
         if self.remove == "oldest":
             return min(self.population, key=lambda member: member.born)
-        return min(self.population, key=lambda member: (member.fitness, member.born))
+        if len(self.objectives) == 1:
+            return min(self.population, key=lambda member: (member.fitness, member.born))
+        ranks = crowded_ranks([member.fitness for member in self.population])
+        worst = min(range(len(self.population)),
+                    key=lambda i: (-ranks[i][0], ranks[i][1], self.population[i].born))
+        return self.population[worst]
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "population": [member.to_dict() for member in self.population],

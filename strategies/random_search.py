@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strategies.base import Candidate, Outcome, Strategy
+from strategies.base import Candidate, Observation, Strategy
 from strategies.registry import register_strategy
 
 
@@ -10,10 +10,11 @@ from strategies.registry import register_strategy
 class RandomSearch(Strategy):
     """Samples the space independently at every ask; results do not change what it proposes."""
 
-    name = "random"
+    paper = "Bergstra & Bengio 2012, Random search for hyper-parameter optimization; Li & Talwalkar 2019"
+    multi_objective = True
 
     def ask(self) -> Candidate:
         return Candidate(self.space.sample(self.rng), {"origin": "sample"})
 
-    def tell(self, candidate: Candidate, result: Outcome) -> None:
+    def tell(self, candidate: Candidate, observation: Observation) -> None:
         """Random search learns nothing from results."""

@@ -1,50 +1,37 @@
-"""Registry of search strategies by name (``random``, ``evolution``; later modules add more)."""
+"""The strategy registry: ``@STRATEGIES.register("name")`` on a Strategy subclass; built-ins load lazily."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from nasbench.errors import NasbenchError
+from nasbench.objectives import Objective
+from nasbench.registry import Registry
 from search_spaces.base import SearchSpace
-from strategies.base import Strategy
+from strategies.base import DEFAULT_OBJECTIVES, Strategy
 
-StrategyFactory = Callable[..., Strategy]
-_STRATEGIES: dict[str, StrategyFactory] = {}
-# Built-in strategies register themselves when their module is imported.
-_BUILTIN_MODULES = ("strategies.random_search", "strategies.evolution")
-
-
-def register_strategy(name: str) -> Callable[[StrategyFactory], StrategyFactory]:
-    """Register a Strategy subclass (or a factory returning one) under ``name``."""
-
-    def decorate(factory: StrategyFactory) -> StrategyFactory:
-        if name in _STRATEGIES and _STRATEGIES[name] is not factory:
-            raise ValueError(f"strategy {name!r} is already registered")
-        _STRATEGIES[name] = factory
-        return factory
-
-    return decorate
+STRATEGIES: Registry[type[Strategy]] = Registry(
+    "strategy", builtins=("strategies.random_search", "strategies.evolution"))
+register_strategy = STRATEGIES.register
 
 
 def names() -> list[str]:
     """Names of the registered strategies."""
-    _load_builtin()
-    return sorted(_STRATEGIES)
+    return STRATEGIES.names()
 
 
-def get(name: str, space: SearchSpace, **options: Any) -> Strategy:
-    """Construct the strategy registered as ``name`` over ``space``; unknown names and options are NasbenchErrors."""
-    _load_builtin()
-    if name not in _STRATEGIES:
-        raise NasbenchError(f"unknown strategy {name!r} (known: {', '.join(sorted(_STRATEGIES))})")
-    try:
-        return _STRATEGIES[name](space, **options)
-    except TypeError as error:
-        raise NasbenchError(f"strategy {name!r}: bad options {sorted(options)}: {error}") from None
+def get(name: str, space: SearchSpace, objectives: Sequence[Objective] = DEFAULT_OBJECTIVES, seed: int = 0,
+        budget: int | None = None, options: Mapping[str, Any] | None = None) -> Strategy:
+    """The strategy registered as ``name`` over ``space``.
+
+    Unknown names and options, and several objectives for a single-objective strategy, are one-line NasbenchErrors.
+    """
+    return STRATEGIES.get(name)(space, objectives, seed, budget, **dict(options or {}))
 
 
-def _load_builtin() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+def describe(name: str) -> dict[str, Any]:
+    """Name, paper, whether it handles several objectives, and its options (for ``nasbench strategies``)."""
+    strategy = STRATEGIES.get(name)
+    return {"name": name, "paper": strategy.paper, "multi_objective": strategy.multi_objective,
+            "summary": (strategy.__doc__ or "").strip().splitlines()[0] if strategy.__doc__ else "",
+            "options": [option.describe() for option in strategy.options]}

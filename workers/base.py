@@ -1,16 +1,18 @@
-"""The evaluation contract: an ``Evaluator`` turns an Architecture into a ``Result``; a registry by name."""
+"""The evaluation contract: an ``Evaluator`` turns an Architecture into a ``Result``; the evaluator registry.
+
+An evaluator declares the metrics it reports (``metrics``) and the objectives a search optimizes by default
+(``objectives``, e.g. ``"val_acc:max"``); the search loop adds every candidate's analytic ``params`` and ``macs``.
+"""
 
 from __future__ import annotations
 
-import importlib
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from nasbench.architecture import Architecture
-from nasbench.errors import NasbenchError
+from nasbench.objectives import Objective, parse_objectives
+from nasbench.registry import Registry
 
 OK = "ok"
 FAIL = "fail"
@@ -20,9 +22,9 @@ FAIL = "fail"
 class Result:
     """The outcome of one evaluation.
 
-    ``metrics`` holds every metric the evaluator produced (the objective is ``metrics[evaluator.objective]``);
-    ``curve`` holds one dict per epoch (``{"epoch": 1, "val_acc": .., "val_loss": .., "train_loss": ..}``);
-    ``error`` gives the reason when ``status == "fail"``.
+    ``metrics`` holds every metric the evaluator produced; ``curve`` holds one dict per epoch
+    (``{"epoch": 1, "val_acc": .., "val_loss": .., "train_loss": ..}``); ``error`` gives the reason when
+    ``status == "fail"``.
     """
 
     status: str
@@ -41,39 +43,22 @@ class Result:
         """A failed evaluation with its reason (and the partial curve, if any epochs completed)."""
         return cls(status=FAIL, metrics={}, curve=list(curve or []), seconds=seconds, error=error)
 
-    def value(self, objective: str, direction: str = "maximize") -> float:
-        """The objective as a number to compare; a failure or a missing/non-finite value is the worst possible."""
-        worst = -math.inf if direction == "maximize" else math.inf
-        if not self.ok:
-            return worst
-        value = self.metrics.get(objective)
-        if value is None or not math.isfinite(value):
-            return worst
-        return float(value)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (JSON-serializable), e.g. to store in a results database."""
-        return {"status": self.status, "metrics": dict(self.metrics), "curve": [dict(c) for c in self.curve],
-                "seconds": self.seconds, "error": self.error}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Result:
-        """Inverse of ``to_dict``."""
-        return cls(status=data["status"], metrics=dict(data.get("metrics") or {}),
-                   curve=[dict(c) for c in data.get("curve") or []], seconds=float(data.get("seconds", 0.0)),
-                   error=data.get("error"))
-
 
 class Evaluator(ABC):
-    """Scores architectures. ``objective`` names the metric a search optimizes, in ``direction``.
+    """Scores architectures, reporting ``metrics``; a search optimizes ``objectives`` unless told otherwise.
 
     Implementations never raise from ``evaluate`` for a bad candidate: they return ``Result.failure(reason)``.
     They must be picklable before first use so that a process pool can ship them to its workers once.
+    ``scores_space`` names the search space whose architectures it can score (None: any architecture that fits its
+    task), and ``smoke_options`` are options for the cheapest meaningful configuration; the evaluator contract suite
+    uses both to test every registered evaluator.
     """
 
-    name: str = ""
-    objective: str = ""
-    direction: str = "maximize"
+    name: ClassVar[str] = ""
+    metrics: tuple[str, ...] = ()
+    objectives: ClassVar[str] = ""
+    scores_space: ClassVar[str | None] = None
+    smoke_options: ClassVar[dict[str, Any]] = {}
     # The task scored on, so that a search space builds networks that fit it (a dataset-backed evaluator overrides).
     input_shape: tuple[int, int, int] = (3, 32, 32)
     num_classes: int = 10
@@ -85,44 +70,20 @@ class Evaluator(ABC):
     def setup(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless an evaluator has something to load
         """Load what evaluations need (data, tables); a worker process calls it once, before its first job."""
 
-
-EvaluatorFactory = Callable[..., Evaluator]
-
-_REGISTRY: dict[str, EvaluatorFactory] = {}
-# Built-in evaluators register themselves when their module is imported; importing lazily keeps `import workers` light.
-_BUILTIN_MODULES = {"train": "workers.train_evaluator", "table": "workers.table"}
+    def default_objectives(self) -> tuple[Objective, ...]:
+        """The objectives a search optimizes when it names none."""
+        return parse_objectives(self.objectives)
 
 
-def register_evaluator(name: str) -> Callable[[EvaluatorFactory], EvaluatorFactory]:
-    """Class decorator registering an Evaluator factory under ``name`` (``get_evaluator(name, **options)``)."""
-
-    def decorate(factory: EvaluatorFactory) -> EvaluatorFactory:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise NasbenchError(f"evaluator {name!r} is already registered")
-        _REGISTRY[name] = factory
-        return factory
-
-    return decorate
-
-
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES.values():
-        importlib.import_module(module)
+EVALUATORS: Registry[type[Evaluator]] = Registry("evaluator", builtins=("workers.train_evaluator", "workers.table"))
+register_evaluator = EVALUATORS.register
 
 
 def evaluator_names() -> list[str]:
     """Names of all registered evaluators."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return EVALUATORS.names()
 
 
 def get_evaluator(name: str, **options: Any) -> Evaluator:
     """Construct the evaluator registered as ``name`` with its options (e.g. ``get_evaluator("train", epochs=3)``)."""
-    if name not in _REGISTRY and name in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[name])
-    if name not in _REGISTRY:
-        raise NasbenchError(f"unknown evaluator {name!r} (known: {', '.join(evaluator_names())})")
-    try:
-        return _REGISTRY[name](**options)
-    except TypeError as exc:
-        raise NasbenchError(f"evaluator {name!r}: bad options {sorted(options)}: {exc}") from exc
+    return EVALUATORS.create(name, **options)

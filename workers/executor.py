@@ -14,7 +14,7 @@ import pickle
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from multiprocessing.context import SpawnProcess
@@ -22,6 +22,7 @@ from typing import Any
 
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
+from nasbench.registry import Registry
 from workers.base import Evaluator, Result
 
 Finished = tuple[Any, Result]  # (tag, result) of a finished evaluation
@@ -56,9 +57,17 @@ class Executor(ABC):
     to keep in flight.
     """
 
+    # Option sets the executor contract suite runs this executor with (cheap, local).
+    contract_variants: tuple[dict[str, Any], ...] = ({},)
+
     def __init__(self, evaluator: Evaluator) -> None:
         self.evaluator = evaluator
         self._next_id = 0
+
+    @property
+    def isolated(self) -> bool:
+        """Whether evaluations run outside this process, so that a dying worker cannot take the search down."""
+        return False
 
     @property
     @abstractmethod
@@ -218,6 +227,10 @@ class ProcessPoolExecutor(Executor):
         return self.workers
 
     @property
+    def isolated(self) -> bool:
+        return True
+
+    @property
     def pending(self) -> int:
         return len(self._queue) + len(self._running()) + len(self._finished)
 
@@ -321,18 +334,8 @@ def _death_reason(worker: _Worker) -> str:
     return f"worker process died during the evaluation ({how})"
 
 
-ExecutorFactory = Callable[..., Executor]
-_EXECUTORS: dict[str, ExecutorFactory] = {}
-
-
-def register_executor(name: str) -> Callable[[ExecutorFactory], ExecutorFactory]:
-    """Register an executor factory ``f(evaluator, **options) -> Executor`` under ``name``."""
-
-    def decorate(factory: ExecutorFactory) -> ExecutorFactory:
-        _EXECUTORS[name] = factory
-        return factory
-
-    return decorate
+EXECUTORS: Registry[type[Executor]] = Registry("executor", builtins=("workers.executor",))
+register_executor = EXECUTORS.register
 
 
 @register_executor("local")
@@ -341,6 +344,8 @@ class LocalExecutor(Executor):
 
     ``threads`` (torch threads per pool worker) and ``timeout`` (seconds per evaluation) apply to the pool.
     """
+
+    contract_variants = ({"workers": 1}, {"workers": 2, "threads": 1})
 
     def __init__(self, evaluator: Evaluator, workers: int = 1, threads: int | None = None,
                  timeout: float | None = None) -> None:
@@ -351,6 +356,10 @@ class LocalExecutor(Executor):
     @property
     def capacity(self) -> int:
         return self.backend.capacity
+
+    @property
+    def isolated(self) -> bool:
+        return self.backend.isolated
 
     @property
     def pending(self) -> int:
@@ -368,6 +377,4 @@ class LocalExecutor(Executor):
 
 def get_executor(name: str, evaluator: Evaluator, **options: Any) -> Executor:
     """The executor registered as ``name`` (e.g. ``local``) for ``evaluator``, with its options."""
-    if name not in _EXECUTORS:
-        raise NasbenchError(f"unknown executor {name!r} (known: {', '.join(sorted(_EXECUTORS))})")
-    return _EXECUTORS[name](evaluator, **options)
+    return EXECUTORS.create(name, evaluator, **options)

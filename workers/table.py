@@ -61,9 +61,9 @@ class TableEvaluator(Evaluator):
     12- and 200-epoch results; the curve lists the validation accuracy at both.
     """
 
-    name = "table"
-    objective = "valid_acc_12"
-    direction = "maximize"
+    metrics = ("index", *METRIC_COLUMNS)
+    objectives = "valid_acc_12:max"
+    scores_space = "nb201"
     input_shape = (3, 32, 32)  # CIFAR-10, the task of the shipped table
     num_classes = 10
 

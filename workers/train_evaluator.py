@@ -19,6 +19,7 @@ from torch import nn
 from nasbench.architecture import Architecture
 from nasbench.compiler import build
 from nasbench.errors import NasbenchError
+from nasbench.limits import size_limit_error
 from nasbench.lowering import Lowered
 from workers.base import OK, Evaluator, Result, register_evaluator
 from workers.datasets import Dataset, load_dataset
@@ -34,6 +35,11 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+METRICS = ("val_acc", "val_loss", "train_acc", "train_loss", "epoch", "best_val_acc", "params", "macs",
+           "seconds_per_epoch")
+TEST_METRICS = ("test_acc", "test_loss")
+
+
 @register_evaluator("train")
 class TrainEvaluator(Evaluator):
     """Train each candidate from scratch (seeded) and score it by its final validation accuracy in percent.
@@ -46,9 +52,8 @@ class TrainEvaluator(Evaluator):
     ``batch_size``, ``optimizer``, ...). Training on CPU is deterministic under a seed.
     """
 
-    name = "train"
-    objective = "val_acc"
-    direction = "maximize"
+    objectives = "val_acc:max"
+    smoke_options = {"epochs": 1, "fraction": 0.3}
 
     def __init__(self, dataset: str = "digits", data_dir: str | Path | None = None, fraction: float = 1.0,
                  resolution: int | None = None, epochs: int = DEFAULT_EPOCHS, max_params: int | None = None,
@@ -63,6 +68,7 @@ class TrainEvaluator(Evaluator):
         self.threads, self.device, self.test = threads, device, test
         self._dataset: Dataset | None = None
         self.setup()  # now, so that a missing dataset is a configuration error rather than a search of failed trials
+        self.metrics = METRICS + (TEST_METRICS if test and self.data.test_x is not None else ())
 
     def setup(self) -> None:
         """Load the dataset (cached per process; a worker process receives the evaluator without it)."""
@@ -92,20 +98,12 @@ class TrainEvaluator(Evaluator):
         state["_dataset"] = None
         return state
 
-    def check(self, arch: Architecture) -> str | None:
-        """Why ``arch`` cannot be trained on this dataset within the limits (None if it can), without building it."""
-        return self._unfit(arch.lower(self.data.input_shape))
-
     def _unfit(self, lowered: Lowered) -> str | None:
         data = self.data
         if tuple(lowered.output_shape) != (data.num_classes,):
             return (f"output shape {tuple(lowered.output_shape)} does not match the {data.num_classes} classes of "
                     f"dataset {data.name!r}")
-        if self.max_params is not None and lowered.params > self.max_params:
-            return f"too large: {lowered.params:,} parameters > max_params {self.max_params:,}"
-        if self.max_macs is not None and lowered.macs > self.max_macs:
-            return f"too large: {lowered.macs:,} MACs > max_macs {self.max_macs:,}"
-        return None
+        return size_limit_error(lowered.params, lowered.macs, self.max_params, self.max_macs)
 
     def fit(self, arch: Architecture, fidelity: int | None = None, seed: int = 0,
             on_epoch: Callable[[dict[str, float]], None] | None = None) -> tuple[nn.Module | None, Result]:

@@ -30,18 +30,24 @@ def _print_records(rows: list[dict], as_json: bool, title: str) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
-    for column in ("number", "state", "objective", "hash", "seed / parent", "params", "macs"):
-        table.add_column(column, no_wrap=True)
+    from results.display import count_text
+
+    metrics = [metric for metric in next((row["values"] for row in rows if row["values"]), None) or ["objective"]
+               if metric not in ("params", "macs")]
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for column in ("#", "state", *metrics, "hash", "seed / parent", "params", "MACs"):
+        table.add_column(column, no_wrap=True, overflow="ellipsis",
+                         justify="left" if column in ("state", "hash", "seed / parent") else "right")
     for row in rows:
         origin = f"seed {row['seed_name']}" if row["seed_name"] else (row["parent"] or "")[:8]
-        objective = "-" if row["objective"] is None else f"{row['objective']:.4g}"
-        table.add_row(str(row["number"]), row["state"], objective, (row["hash"] or "")[:12], origin,
-                      str(row["params"] if row["params"] is not None else "-"),
-                      str(row["macs"] if row["macs"] is not None else "-"))
+        values = row["values"] or {}
+        scores = ["-" if values.get(metric) is None else f"{values[metric]:.4g}" for metric in metrics]
+        table.add_row(str(row["number"]), row["state"].lower(), *scores, (row["hash"] or "")[:8], origin,
+                      count_text(row["params"]), count_text(row["macs"]))
     Console().print(table)
 
 
@@ -59,11 +65,22 @@ def show(storage: str = typer.Option(None, help=STORAGE_HELP), study: str = type
 def top(k: int = typer.Option(10, "-k", "--top", help="How many trials."),
         storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
         as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records, best first.")) -> None:
-    """The k best completed trials, best first."""
+    """The k best completed trials, best first (by Pareto front, then the first objective)."""
     from results.records import top as best
 
     the_study = _study(storage, study)
     _print_records(best(the_study, k), as_json, f"study {the_study.study_name}: top {k}")
+
+
+@results_app.command("pareto")
+def pareto(storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
+           as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records.")) -> None:
+    """The Pareto front: the completed trials no other trial beats on every objective."""
+    from results.records import pareto as front
+
+    the_study = _study(storage, study)
+    rows = front(the_study)
+    _print_records(rows, as_json, f"study {the_study.study_name}: Pareto front ({len(rows)} trials)")
 
 
 @results_app.command("export")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -27,6 +27,9 @@ def load_config(path: Path) -> dict[str, Any]:
         raise NasbenchError(f"config {path}: expected a mapping of option: value")
     known = set(inspect.signature(search).parameters)
     options = {str(key).replace("-", "_"): value for key, value in data.items()}
+    for key in ("strategy_options", "evaluator_options", "executor_options", "space_options"):
+        if key in options and not isinstance(options[key], dict):
+            raise NasbenchError(f"config {path}: {key} must be a mapping of option: value")
     unknown = sorted(set(options) - known)
     if unknown:
         raise NasbenchError(f"config {path}: unknown option(s) {', '.join(unknown)} "
@@ -34,13 +37,19 @@ def load_config(path: Path) -> dict[str, Any]:
     return options
 
 
+# Shorthands kept from before strategies declared their options: each sets the strategy option of its name.
+STRATEGY_SHORTHANDS = ("population", "tournament", "mutations_schedule", "remove")
+
+
 @app.command("search")
 def search_command(
-    strategy: str = typer.Option(None, help="Search strategy: random | evolution (default evolution)."),
+    strategy: str = typer.Option(None, help="Search strategy (nasbench strategies lists them; default evolution)."),
     space: str = typer.Option(None, help="Search space: a registered name, a .yaml file or module:attr "
                                          "(default graph)."),
     dataset: str = typer.Option(None, help="Dataset of the train evaluator (default digits)."),
     evaluator: str = typer.Option(None, help="Evaluator: train | table (default train)."),
+    objectives: str = typer.Option(None, help="METRIC:max|min[,...]: what to optimize (default: the evaluator's; "
+                                              "params and macs are always available)."),
     budget: int = typer.Option(None, help="Distinct architectures to evaluate, seeds included (default 20)."),
     seed: int = typer.Option(None, help="Random seed of the strategy and of every training run (default 0)."),
     storage: str = typer.Option(None, help="Optuna storage URL or 'memory' (default sqlite:///results/nasbench.db)."),
@@ -53,25 +62,41 @@ def search_command(
     seeds: str = typer.Option(None, help="Seed networks evaluated first: all | none | name,name (default all)."),
     max_params: int = typer.Option(None, help="Candidates with more parameters fail without training."),
     max_macs: int = typer.Option(None, help="Candidates with more multiply-accumulates fail without training."),
-    population: int = typer.Option(None, help="Evolution: population size P (default scaled to the budget)."),
-    tournament: int = typer.Option(None, help="Evolution: tournament size S (default scaled to the budget)."),
-    mutations_schedule: str = typer.Option(None, help="Evolution: 'd,r' -> max(ceil(d - i/r), 1) mutations in "
-                                                      "round i (default one mutation)."),
-    remove: str = typer.Option(None, help="Evolution: who dies, oldest (aging, default) | worst."),
+    option: Annotated[list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE: a strategy option "
+                                                     "(repeatable; nasbench strategies lists them).")] = None,
+    evaluator_option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE: an evaluator option "
+                                                                    "(repeatable).")] = None,
+    executor_option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE: an executor option "
+                                                                   "(repeatable).")] = None,
+    population: int = typer.Option(None, help="Same as --option population=N."),
+    tournament: int = typer.Option(None, help="Same as --option tournament=N."),
+    mutations_schedule: str = typer.Option(None, help="Same as --option mutations_schedule=d,r."),
+    remove: str = typer.Option(None, help="Same as --option remove=oldest|worst."),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar and leaderboard."),
     config: str = typer.Option(None, help="YAML file of options (the command line overrides it)."),
 ) -> None:
     """Search for architectures and store every evaluation in an Optuna study (the main job: --strategy evolution)."""
     from nasbench.app.search import search
+    from nasbench.options import parse_assignments
 
     options = load_config(Path(config)) if config is not None else {}
-    given = {"strategy": strategy, "space": space, "dataset": dataset, "evaluator": evaluator, "budget": budget,
-             "seed": seed, "storage": storage, "study": study, "table": table, "workers": workers, "backend": backend,
-             "epochs": epochs,
-             "seeds": seeds, "max_params": max_params, "max_macs": max_macs, "population": population,
-             "tournament": tournament, "mutations_schedule": mutations_schedule, "remove": remove,
-             "progress": progress}
+    given = {"strategy": strategy, "space": space, "dataset": dataset, "evaluator": evaluator,
+             "objectives": objectives, "budget": budget, "seed": seed, "storage": storage, "study": study,
+             "table": table, "workers": workers, "backend": backend, "epochs": epochs, "seeds": seeds,
+             "max_params": max_params, "max_macs": max_macs, "progress": progress}
     options.update({key: value for key, value in given.items() if value is not None})
+    shorthands = dict(zip(STRATEGY_SHORTHANDS, (population, tournament, mutations_schedule, remove)))
+    for key, assignments in (("strategy_options", [*_shorthand_assignments(shorthands), *(option or [])]),
+                             ("evaluator_options", evaluator_option or []),
+                             ("executor_options", executor_option or [])):
+        flag = "--" + key.replace("_options", "-option").replace("strategy-option", "option")
+        parsed = parse_assignments(assignments, flag)
+        if parsed:
+            options[key] = {**dict(options.get(key) or {}), **parsed}
     results = search(**options)
     if results.best_trial is None:
         raise NasbenchError("no evaluation succeeded (see the FAIL trials: nasbench results show)")
+
+
+def _shorthand_assignments(values: dict[str, object]) -> list[str]:
+    return [f"{key}={value}" for key, value in values.items() if value is not None]

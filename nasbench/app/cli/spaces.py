@@ -1,18 +1,28 @@
-"""``nasbench spaces``: the registered search spaces with their size and variables, or one space in detail."""
+"""``nasbench spaces``: the registered search spaces with their size and variables, or one space in detail.
+
+The JSON rows and the detail of one space list every variable of a fixed-length space with its kind (ordinal: ordered
+numbers such as widths and kernel sizes; categorical: ops, inputs, edge bits) and its choices.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nasbench.app.cli import app
 from nasbench.errors import NasbenchError
 
+if TYPE_CHECKING:
+    from search_spaces.base import Variable
+
 
 def space_row(source: Any) -> dict[str, Any]:
-    """Name, kind, size (where finite), number of variables, seeds and summary of a space (a name, file or object)."""
+    """Name, kind, size (where finite), variables (count, then ``encoding``), seeds and summary of a space.
+
+    ``source`` is a space name, a YAML space file or a SearchSpace.
+    """
     from search_spaces import get
 
     space = get(source)
@@ -20,12 +30,19 @@ def space_row(source: Any) -> dict[str, Any]:
     doc = (type(space).__doc__ or "").strip().splitlines()
     row: dict[str, Any] = {"name": space.name, "kind": "open-ended" if variables is None else "fixed-length",
                            "size": space.size(), "variables": None if variables is None else len(variables),
-                           "summary": doc[0] if doc else ""}
+                           "encoding": encoding(variables), "summary": doc[0] if doc else ""}
     try:
         row["seeds"] = len(space.seeds())
     except NasbenchError as error:
         row["seeds_error"] = str(error)
     return row
+
+
+def encoding(variables: dict[str, Variable] | None) -> dict[str, dict[str, Any]] | None:
+    """Variable name -> ``{"kind": "ordinal" | "categorical", "choices": [...]}``; None for an open-ended space."""
+    if variables is None:
+        return None
+    return {key: {"kind": variable.kind, "choices": list(variable.choices)} for key, variable in variables.items()}
 
 
 def space_rows() -> list[dict[str, Any]]:
@@ -49,17 +66,14 @@ def spaces(
 ) -> None:
     """List the registered search spaces with their size where finite and their number of variables."""
     if space is not None:
-        from search_spaces import get
-
         row = space_row(space)
-        row["choices"] = get(space).variables()
         if as_json:
             typer.echo(json.dumps(row))
             return
         typer.echo(f"{row['name']}: {row['summary']}")
         typer.echo(f"size {_size(row['size'])}, seeds {row.get('seeds', 0)}")
-        for key, options in (row["choices"] or {}).items():
-            typer.echo(f"  {key}: {', '.join(map(str, options))}")
+        for key, variable in (row["encoding"] or {}).items():
+            typer.echo(f"  {key} ({variable['kind']}): {', '.join(map(str, variable['choices']))}")
         return
     rows = space_rows()
     if as_json:

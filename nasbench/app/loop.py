@@ -1,0 +1,331 @@
+"""The search loop: seeds first, then a strategy's proposals, evaluated, deduplicated, stored and told.
+
+The loop keeps ``executor.capacity`` evaluations in flight; whenever one finishes it is stored, told to the strategy,
+and the next candidate is asked for. Budget: the number of distinct architectures evaluated in the study, seeds and
+failures included (a candidate over ``max_params`` / ``max_macs``, or whose evaluation raised or diverged, is a FAIL
+trial that counts). A proposal whose canonical hash the study already holds is not evaluated again and uses no budget:
+the strategy is told the stored result and asked again; after ``max_duplicates`` duplicates in a row the search stops
+(the strategy has converged).
+
+Exact resume. Every ``checkpoint_every`` evaluations, and when the loop ends, the strategy's ``state_dict`` and the
+loop's counters (evaluations told, asks, duplicates in a row) are stored with the study. Every evaluation records its
+place in the order of tells. A resumed search restores the checkpoint, marks the RUNNING trials of the killed run FAIL
+(stale), and runs the loop again from there: where the loop would evaluate a candidate that the study already holds
+as the next evaluation after the checkpoint, it tells the stored result instead of evaluating it again (checking that
+the re-asked candidate is the stored one). With one evaluation in flight the loop is deterministic, so the resumed
+search proposes exactly the sequence of an uninterrupted one. Should the strategy propose something else (a study
+written by an older version, before checkpoints, or a strategy that is not deterministic), the remaining stored
+evaluations are told in their order and the search goes on from there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from nasbench.architecture import Architecture
+from nasbench.errors import GenomeError, NasbenchError
+from nasbench.hashing import architecture_hash
+from nasbench.limits import size_limit_error
+from nasbench.objectives import Objective
+from results.display import SearchProgress
+from results.store import TrialHandle, TrialWriter, evaluated_trials
+from search_spaces.base import SearchSpace
+from strategies.base import Candidate, Observation, Strategy
+from workers.base import Evaluator, Result
+from workers.executor import Executor
+
+MAX_DUPLICATES = 100
+CHECKPOINT_EVERY = 25
+CHECKPOINT_VERSION = 1
+
+Measured = tuple[str, int | None, int | None, str | None]
+_MEASURED: dict[str, Measured] = {}
+_MEASURED_LIMIT = 100_000
+
+
+def measure(genome: str, arch: Architecture) -> Measured:
+    """(hash, params, MACs, error) of ``arch`` whose genome JSON is ``genome``, memoized in this process.
+
+    Strategies propose the same genomes again and again (duplicates, and every run of a benchmark in one process), and
+    lowering dominates the cost of a table lookup; the memo is keyed by a digest of the genome text.
+    """
+    key = hashlib.sha256(genome.encode()).hexdigest()
+    found = _MEASURED.get(key)
+    if found is None:
+        try:
+            lowered = arch.lower()
+            found = (architecture_hash(lowered), lowered.params, lowered.macs, None)
+        except GenomeError as error:
+            found = (f"invalid-{key[:24]}", None, None, f"invalid architecture: {error}")
+        if len(_MEASURED) >= _MEASURED_LIMIT:
+            _MEASURED.clear()
+        _MEASURED[key] = found
+    return found
+
+
+@dataclass
+class Prepared:
+    """A candidate ready to store: genome JSON, canonical hash, size, or why it cannot be built."""
+
+    genome: str
+    hash: str
+    params: int | None
+    macs: int | None
+    error: str | None
+
+    def analytic(self) -> dict[str, float]:
+        """The analytic metrics every candidate reports, whatever the evaluator."""
+        return {key: float(value) for key, value in (("params", self.params), ("macs", self.macs))
+                if value is not None}
+
+
+@dataclass
+class Pending:
+    """An evaluation in flight: its trial, candidate and whether it is a seed."""
+
+    handle: TrialHandle
+    candidate: Candidate
+    prepared: Prepared
+    is_seed: bool
+
+
+class SearchLoop:
+    """One search over an open study: resume, seeds, then ask/evaluate/store/tell, ``executor.capacity`` in flight."""
+
+    def __init__(self, study: optuna.Study, space: SearchSpace, strategy: Strategy, evaluator: Evaluator,
+                 executor: Executor, objectives: tuple[Objective, ...], budget: int, seed: int = 0,
+                 fidelity: int | None = None, max_params: int | None = None, max_macs: int | None = None,
+                 max_duplicates: int = MAX_DUPLICATES, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+        if checkpoint_every < 1:
+            raise NasbenchError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
+        self.study, self.space, self.strategy, self.evaluator = study, space, strategy, evaluator
+        self.executor, self.objectives = executor, objectives
+        self.budget, self.seed, self.fidelity = budget, seed, fidelity
+        self.max_params, self.max_macs, self.max_duplicates = max_params, max_macs, max_duplicates
+        self.checkpoint_every = checkpoint_every
+        self.writer = TrialWriter(study, objectives)
+        self.distributions = self._distributions(space)
+        self.known: dict[str, Observation] = {}  # hash -> stored observation, over the whole study
+        self.replay: deque[FrozenTrial] = deque()  # stored evaluations after the checkpoint, in the order told
+        self.evaluated = 0  # evaluations told to the strategy (what counts toward the budget)
+        self.asks = 0
+        self.duplicates = 0  # duplicate proposals in a row
+        self.checkpointed = 0
+        self.best: float | None = None
+
+    @staticmethod
+    def _distributions(space: SearchSpace) -> dict[str, BaseDistribution] | None:
+        variables = space.variables()
+        if variables is None:
+            return None
+        return {name: CategoricalDistribution(list(variable.choices)) for name, variable in variables.items()}
+
+    def run(self, seeds: list[Architecture], bar: SearchProgress) -> str | None:
+        """Resume, evaluate the seeds, then search until the budget is used; returns why it stopped early, if so."""
+        queue: deque[tuple[Candidate, bool]] = deque(
+            (Candidate(arch, {"origin": "seed", "seed": arch.name}), True) for arch in seeds)
+        queue.extend((candidate, False) for candidate in self.resume())
+        bar.update(self.evaluated, self.best)
+        pending: dict[Any, Pending] = {}
+        running: set[str] = set()
+        stopped = None
+        capacity = max(1, self.executor.capacity)
+        with self.executor as pool:
+            while True:
+                while (stopped is None and len(pending) < capacity
+                       and self.evaluated + len(pending) + len(self.replay) < self.budget):
+                    if queue:
+                        candidate, is_seed = queue.popleft()
+                    elif any(job.is_seed for job in pending.values()):
+                        break  # seeds are told before the strategy is first asked
+                    else:
+                        candidate, is_seed = self.strategy.ask(), False
+                        self.asks += 1
+                    prepared = self.prepare(candidate)
+                    candidate.info["hash"] = prepared.hash
+                    taken = prepared.hash in self.known or prepared.hash in running
+                    if self.replay and not taken and not self._replays(prepared.hash, capacity):
+                        self.flush_replay(bar)
+                        taken = prepared.hash in self.known
+                    if taken:
+                        if not is_seed:
+                            stopped = self.duplicate(candidate, prepared.hash)
+                        continue
+                    self.duplicates = 0
+                    if self.replay:
+                        self.conclude(candidate, prepared.hash, self._take_replay(prepared.hash), bar)
+                        continue
+                    handle = self.writer.start(self.attrs(candidate, prepared), *self.encoding(candidate.arch))
+                    reason = prepared.error or size_limit_error(prepared.params, prepared.macs, self.max_params,
+                                                                self.max_macs)
+                    if reason is not None:
+                        self.finish(Pending(handle, candidate, prepared, is_seed), Result.failure(reason), bar)
+                        continue
+                    job = pool.submit(candidate.arch, self.fidelity, self.seed)
+                    pending[job] = Pending(handle, candidate, prepared, is_seed)
+                    running.add(prepared.hash)
+                if not pending:
+                    break
+                finished = pool.wait_any(list(pending))
+                if finished is None:
+                    raise NasbenchError("the executor lost track of the evaluations in flight")
+                job, result = finished
+                done = pending.pop(job)
+                running.discard(done.prepared.hash)
+                self.finish(done, result, bar)
+        self.flush_replay(bar)
+        self.checkpoint()
+        return stopped
+
+    def duplicate(self, candidate: Candidate, arch_hash: str) -> str | None:
+        """Tell the stored result of a duplicate proposal; why the search stops, once too many came in a row."""
+        self.duplicates += 1
+        if arch_hash in self.known:
+            self.strategy.tell(candidate, self.known[arch_hash])
+        if self.duplicates >= self.max_duplicates:
+            return f"{self.duplicates} duplicate proposals in a row: the strategy has converged"
+        return None
+
+    def resume(self) -> list[Candidate]:
+        """Restore the checkpoint, queue the stored evaluations after it for replay; returns candidates to redo.
+
+        Candidates to redo are those of interrupted (stale) trials that the strategy proposed before the checkpoint,
+        so that a restored strategy will not propose them again.
+        """
+        stale = self.writer.fail_stale("interrupted: the search stopped while this evaluation ran; evaluated again")
+        checkpoint = self.writer.load_checkpoint()
+        trials = evaluated_trials(self.study)
+        told = 0
+        if checkpoint is not None:
+            if checkpoint.get("version") != CHECKPOINT_VERSION:
+                raise NasbenchError(f"study {self.study.study_name!r}: checkpoint version {checkpoint.get('version')} "
+                                    f"is not {CHECKPOINT_VERSION} (written by another nasbench version)")
+            self.strategy.load_state_dict(checkpoint["strategy"])
+            told = min(int(checkpoint["evaluated"]), len(trials))
+            self.asks, self.duplicates = int(checkpoint["asks"]), int(checkpoint["duplicates"])
+        for trial in trials[:told]:
+            _, observation = self.restore(trial)
+            self.known[trial.user_attrs["hash"]] = observation
+            self.evaluated += 1
+            self.track(observation)
+        self.checkpointed = self.evaluated
+        # Evaluations proposed before the checkpoint and finished after it: the restored strategy will not ask again.
+        for trial in trials[told:]:
+            if trial.user_attrs.get("ask", 0) <= self.asks and checkpoint is not None:
+                self.tell_stored(trial)
+            else:
+                self.replay.append(trial)
+        redo, seen = [], set(self.known)
+        for trial in stale:
+            candidate, _ = self.restore(trial)
+            arch_hash = candidate.info["hash"]
+            before = "ask" not in trial.user_attrs or (checkpoint is not None and trial.user_attrs["ask"] <= self.asks)
+            if before and arch_hash not in seen and candidate.info.get("origin") != "seed":
+                seen.add(arch_hash)
+                redo.append(candidate)
+        return redo
+
+    def _replays(self, arch_hash: str, capacity: int) -> bool:
+        """Whether the fresh proposal ``arch_hash`` is a stored evaluation waiting to be replayed."""
+        if capacity == 1:
+            return self.replay[0].user_attrs["hash"] == arch_hash
+        return any(trial.user_attrs["hash"] == arch_hash for trial in self.replay)
+
+    def _take_replay(self, arch_hash: str) -> Observation:
+        for trial in self.replay:
+            if trial.user_attrs["hash"] == arch_hash:
+                self.replay.remove(trial)
+                return self.restore(trial)[1]
+        raise AssertionError(f"{arch_hash} is not waiting for replay")
+
+    def flush_replay(self, bar: SearchProgress) -> None:
+        """Tell every stored evaluation still waiting for replay, in the order told (the strategy diverged)."""
+        while self.replay:
+            self.tell_stored(self.replay.popleft())
+            bar.update(self.evaluated, self.best)
+
+    def tell_stored(self, trial: FrozenTrial) -> None:
+        """Tell a stored evaluation as its own candidate."""
+        candidate, observation = self.restore(trial)
+        self.conclude(candidate, candidate.info["hash"], observation, None)
+
+    def restore(self, trial: FrozenTrial) -> tuple[Candidate, Observation]:
+        """The candidate and observation a stored trial holds."""
+        attrs = trial.user_attrs
+        arch = Architecture.from_json(attrs["genome"])
+        info = {key: attrs[key] for key in ("origin", "parent", "mutations", "hash") if attrs.get(key) is not None}
+        if attrs.get("seed_name"):
+            info["seed"] = attrs["seed_name"]
+        outcome = attrs.get("outcome") or {}
+        metrics = {key: math.nan if value is None else value for key, value in (outcome.get("metrics") or {}).items()}
+        metrics |= {key: float(attrs[key]) for key in ("params", "macs") if attrs.get(key) is not None}
+        if trial.state == TrialState.COMPLETE:
+            return Candidate(arch, info), Observation(True, tuple(trial.values), metrics)
+        return Candidate(arch, info), Observation(False, None, metrics, outcome.get("error", "failed"))
+
+    def prepare(self, candidate: Candidate) -> Prepared:
+        """Genome JSON, hash, parameters and MACs from one lowering (memoized by genome)."""
+        genome = candidate.arch.to_json(indent=None)
+        return Prepared(genome, *measure(genome, candidate.arch))
+
+    def attrs(self, candidate: Candidate, prepared: Prepared) -> dict[str, Any]:
+        """The user attributes a trial starts with (``ask``: how many proposals the strategy had made by then)."""
+        info = candidate.info
+        return {"genome": prepared.genome, "hash": prepared.hash, "name": candidate.arch.name,
+                "params": prepared.params, "macs": prepared.macs, "strategy": self.strategy.name,
+                "origin": info.get("origin"), "parent": info.get("parent"), "mutations": info.get("mutations"),
+                "seed_name": info.get("seed"), "fidelity": self.fidelity, "ask": self.asks}
+
+    def encoding(self, arch: Architecture) -> tuple[dict[str, Any] | None, dict[str, BaseDistribution] | None]:
+        """(params, distributions) of the space's flat encoding, or (None, None) for open-ended spaces."""
+        if self.distributions is None:
+            return None, None
+        try:
+            return self.space.encode(arch), self.distributions
+        except (NasbenchError, NotImplementedError, KeyError):
+            return None, None
+
+    def finish(self, job: Pending, result: Result, bar: SearchProgress) -> None:
+        """Store the result with every objective's value, then tell it."""
+        metrics = {**result.metrics, **job.prepared.analytic()} if result.ok else dict(result.metrics)
+        values = self.writer.finish(job.handle, result.ok, metrics, result.curve, result.seconds, result.error,
+                                    {"order": self.evaluated})
+        error = None if values is not None else result.error or "objective missing or not finite"
+        self.conclude(job.candidate, job.prepared.hash, Observation(values is not None, values, metrics, error), bar)
+
+    def conclude(self, candidate: Candidate, arch_hash: str, observation: Observation,
+                 bar: SearchProgress | None) -> None:
+        """Tell an evaluation, count it against the budget, checkpoint every ``checkpoint_every``."""
+        self.known[arch_hash] = observation
+        self.strategy.tell(candidate, observation)
+        self.evaluated += 1
+        self.track(observation)
+        if self.evaluated - self.checkpointed >= self.checkpoint_every:
+            self.checkpoint()
+        if bar is not None:
+            bar.update(self.evaluated, self.best)
+
+    def checkpoint(self) -> None:
+        """Store the strategy's state and the loop's counters with the study."""
+        if self.replay:
+            return  # the state must not run ahead of the stored evaluations it has not been told yet
+        self.writer.save_checkpoint({"version": CHECKPOINT_VERSION, "evaluated": self.evaluated, "asks": self.asks,
+                                     "duplicates": self.duplicates, "strategy": self.strategy.state_dict()})
+        self.checkpointed = self.evaluated
+
+    def track(self, observation: Observation) -> None:
+        """Follow the best value of the first objective."""
+        if not observation.ok or observation.values is None:
+            return
+        value = observation.values[0]
+        first = self.objectives[0]
+        if math.isfinite(value) and (self.best is None or first.better(value, self.best)):
+            self.best = value
