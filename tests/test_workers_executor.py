@@ -1,55 +1,12 @@
 from __future__ import annotations
 
 import os
-import signal
-import time
 
 import pytest
+from scripted import ScriptedEvaluator, arch, drain
 
-from nasbench import Architecture
-from workers.base import OK, Evaluator, Result
+from workers.base import OK
 from workers.executor import InProcessExecutor, LocalExecutor, ProcessPoolExecutor, get_executor
-
-GENOME = """
-name: leaf
-input_shape: [1, 4, 4]
-network:
-  nodes:
-    fc: {op: linear, args: {out: 2}, inputs: [input]}
-  output: fc
-"""
-
-
-def arch(action: str, value: float = 0.0) -> Architecture:
-    a = Architecture.from_yaml(GENOME)
-    a.meta.update(action=action, value=value)
-    return a
-
-
-class ScriptedEvaluator(Evaluator):
-    """Does what the architecture's meta says: score it, sleep, raise, or kill its own process."""
-
-    name = "scripted"
-    objective = "score"
-
-    def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
-        action, value = arch.meta["action"], arch.meta["value"]
-        if action == "sleep":
-            time.sleep(value)
-        elif action == "raise":
-            raise RuntimeError("evaluator bug")
-        elif action == "die":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return Result(OK, {"score": value + seed, "pid": float(os.getpid())}, [], 0.0)
-
-
-def drain(executor) -> dict:
-    results = {}
-    while executor.pending:
-        tag, result = executor.wait_any()
-        results[tag] = result
-    return results
-
 
 def test_in_process_runs_oldest_first_and_isolates_exceptions():
     executor = LocalExecutor(ScriptedEvaluator())
@@ -57,7 +14,9 @@ def test_in_process_runs_oldest_first_and_isolates_exceptions():
     executor.submit(arch("score", 1.0), seed=2, tag="a")
     executor.submit(arch("raise"), tag="b")
     assert executor.pending == 2
-    assert executor.wait_any() == ("a", Result(OK, {"score": 3.0, "pid": float(os.getpid())}, [], 0.0))
+    tag, result = executor.wait_any()
+    assert tag == "a" and result.status == OK and result.metrics["score"] == 3.0
+    assert result.metrics["pid"] == float(os.getpid())
     tag, result = executor.wait_any()
     assert tag == "b" and result.status == "fail" and "evaluator bug" in result.error
     assert executor.wait_any() is None and executor.pending == 0

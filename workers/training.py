@@ -59,7 +59,9 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise NasbenchError(f"unknown training option(s) {unknown} (known: {', '.join(sorted(known))})")
+            raise NasbenchError(f"evaluator 'train': unknown option(s) {', '.join(unknown)} (training options: "
+                                f"{', '.join(sorted(known))}; and dataset, data_dir, fraction, resolution, epochs, "
+                                "max_params, max_macs, threads, device, test)")
         return cls(**options)  # type: ignore[arg-type]
 
 

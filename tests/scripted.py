@@ -1,0 +1,54 @@
+"""A scripted evaluator for executor tests: each architecture's ``meta`` says what its evaluation does."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from nasbench import Architecture
+from workers.base import OK, Evaluator, Result
+
+GENOME = """
+name: leaf
+input_shape: [1, 4, 4]
+network:
+  nodes:
+    fc: {op: linear, args: {out: 2}, inputs: [input]}
+  output: fc
+"""
+
+
+def arch(action: str, value: float = 0.0) -> Architecture:
+    """A one-layer architecture whose evaluation scores ``value``, sleeps ``value`` s, raises or kills its process."""
+    a = Architecture.from_yaml(GENOME)
+    a.meta.update(action=action, value=value)
+    return a
+
+
+class ScriptedEvaluator(Evaluator):
+    """Does what the architecture's meta says: score it, sleep, raise, or kill its own process."""
+
+    metrics = ("score", "pid", "started", "ended")
+    objectives = "score:max"
+
+    def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
+        action, value = arch.meta["action"], arch.meta["value"]
+        started = time.time()
+        if action == "sleep":
+            time.sleep(value)
+        elif action == "raise":
+            raise RuntimeError("evaluator bug")
+        elif action == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return Result(OK, {"score": value + seed, "pid": float(os.getpid()), "started": started,
+                           "ended": time.time()}, [], 0.0)
+
+
+def drain(executor) -> dict:
+    """Every pending result by tag."""
+    results = {}
+    while executor.pending:
+        tag, result = executor.wait_any()
+        results[tag] = result
+    return results

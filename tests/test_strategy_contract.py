@@ -1,0 +1,169 @@
+"""The strategy contract, run over every registered strategy on NAS-Bench-201 with the table evaluator.
+
+A newly registered strategy is tested here without editing this file (as Optuna runs one suite over every sampler).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import search_spaces
+from nasbench.errors import NasbenchError
+from nasbench.objectives import parse_objectives, values_of
+from strategies import STRATEGIES, Candidate, Observation
+from strategies import get as get_strategy
+from workers.table import TableEvaluator
+
+NAMES = STRATEGIES.names()
+TABLE = TableEvaluator()
+SPACE = search_spaces.get("nb201")
+ONE = parse_objectives("valid_acc_12:max")
+TWO = parse_objectives("valid_acc_12:max,params:min")
+TESTS = Path(__file__).parent
+
+
+def observe(candidate: Candidate, objectives=ONE) -> Observation:
+    result = TABLE.evaluate(candidate.arch)
+    if not result.ok:
+        return Observation.failure(result.error)
+    metrics = {**result.metrics, "params": float(candidate.arch.lower().params)}
+    return Observation(True, values_of(objectives, metrics), metrics)
+
+
+def drive(strategy, steps: int, objectives=ONE) -> list[str]:
+    """Ask and tell ``steps`` times; the proposed hashes in order."""
+    hashes = []
+    for _ in range(steps):
+        candidate = strategy.ask()
+        hashes.append(candidate.arch.hash())
+        strategy.tell(candidate, observe(candidate, objectives))
+    return hashes
+
+
+def make(name: str, seed: int = 0, objectives=ONE, budget: int = 60):
+    return get_strategy(name, SPACE, objectives, seed=seed, budget=budget)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_proposal_is_a_member_of_the_space(name):
+    strategy = make(name)
+    for _ in range(25):
+        candidate = strategy.ask()
+        assert SPACE.contains(candidate.arch) and isinstance(candidate.info, dict)
+        json.dumps(candidate.info)
+        strategy.tell(candidate, observe(candidate))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_same_seed_gives_the_same_proposals(name):
+    assert drive(make(name, seed=4), 30) == drive(make(name, seed=4), 30)
+    assert drive(make(name, seed=4), 30) != drive(make(name, seed=5), 30)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_state_dict_round_trip_gives_the_same_next_proposals(name):
+    original = make(name, seed=2)
+    drive(original, 23)
+    state = json.loads(json.dumps(original.state_dict()))  # the state must survive JSON, as it is stored
+    restored = make(name, seed=99)
+    restored.load_state_dict(state)
+    assert drive(restored, 20) == drive(original, 20)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeds_are_told_before_the_first_ask(name):
+    strategy = make(name)
+    seeds = SPACE.seeds()
+    assert seeds
+    for arch in seeds:
+        seed = Candidate(arch, {"origin": "seed", "seed": arch.name})
+        strategy.tell(seed, observe(seed))
+    assert all(SPACE.contains(strategy.ask().arch) for _ in range(3))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_failures_are_told_and_survive(name):
+    strategy = make(name)
+    for _ in range(20):
+        candidate = strategy.ask()
+        strategy.tell(candidate, Observation.failure("diverged"))
+    drive(strategy, 10)
+    json.dumps(strategy.state_dict())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_several_objectives_where_declared(name):
+    if not STRATEGIES.get(name).multi_objective:
+        with pytest.raises(NasbenchError, match=f"strategy {name!r} optimizes one objective"):
+            make(name, objectives=TWO)
+        return
+    strategy = make(name, objectives=TWO)
+    assert len(set(drive(strategy, 40, TWO))) > 10
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_options_are_declared_and_checked(name):
+    strategy_class = STRATEGIES.get(name)
+    for option in strategy_class.options:
+        assert option.name.isidentifier() and option.help and option.type in (int, float, str, bool)
+    with pytest.raises(NasbenchError, match=f"strategy {name!r}: unknown option"):
+        get_strategy(name, SPACE, ONE, options={"no_such_option": 1})
+    for option in strategy_class.options:
+        if option.type in (int, float):
+            with pytest.raises(NasbenchError, match=f"option {option.name!r} expects"):
+                get_strategy(name, SPACE, ONE, options={option.name: "not-a-number"})
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from kill_switch import KillAt
+from nasbench.app.search import search
+kill_at = int(sys.argv[3]) if len(sys.argv) > 3 else None
+search(strategy=sys.argv[2], space="nb201", evaluator=KillAt(kill_at), budget={budget}, seed=3, storage=sys.argv[1],
+       study="exact", progress=False, checkpoint_every=7)
+"""
+BUDGET = 45
+
+
+def sequence(study) -> list[str]:
+    from results.store import evaluated_trials
+
+    return [trial.user_attrs["hash"] for trial in evaluated_trials(study)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_a_search_killed_and_rerun_proposes_exactly_the_uninterrupted_sequence(name, tmp_path):
+    import optuna
+
+    from kill_switch import KillAt
+    from nasbench.app.search import search
+
+    uninterrupted = search(strategy=name, space="nb201", evaluator=KillAt(), budget=BUDGET, seed=3, storage="memory",
+                           study="exact", progress=False, checkpoint_every=7)
+    expected = sequence(uninterrupted.study)
+    assert len(expected) == BUDGET
+
+    url = f"sqlite:///{tmp_path / 'exact.db'}"
+    script = SCRIPT.format(tests=str(TESTS), budget=BUDGET)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    kill_at = random.Random(f"{name}-kill").randint(3, BUDGET - 3)
+    killed = subprocess.run([sys.executable, "-c", script, url, name, str(kill_at)], env=env, timeout=300)
+    assert killed.returncode == -9  # SIGKILL, in the middle of evaluation number kill_at
+    stored = optuna.load_study(storage=url, study_name="exact").get_trials()
+    assert [t.state.name for t in stored].count("RUNNING") == 1
+
+    rerun = subprocess.run([sys.executable, "-c", script, url, name], env=env, timeout=300)
+    assert rerun.returncode == 0
+    study = optuna.load_study(storage=url, study_name="exact")
+    assert sequence(study) == expected
+    stale = [t for t in study.get_trials() if t.user_attrs.get("outcome", {}).get("stale")]
+    assert len(stale) == 1 and stale[0].user_attrs["hash"] in expected
