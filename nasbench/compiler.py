@@ -16,6 +16,7 @@ from torch import fx, nn
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT
 from nasbench.lowering import Layer, Lowered
+from nasbench.ops import get_op
 
 
 def highway_gate(h: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -78,8 +79,6 @@ def _init_weights(module: nn.Module) -> None:
 
 def compile_lowered(lowered: Lowered, name: str = "Network", aux: bool = True) -> nn.Module:
     """Build the module for a lowered architecture (random initialization: seed the RNG first)."""
-    from nasbench.ops import get_op
-
     root = nn.Module()
     layers = [layer for layer in lowered.layers if aux or not layer.aux]
     for layer in layers:

@@ -15,8 +15,10 @@ from typing import Any
 
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
-from nasbench.errors import NasbenchError
-from nasbench.summary import human, op_label, output_path
+from nasbench.errors import GenomeError, NasbenchError
+from nasbench.lowering import Lowered
+from nasbench.ops import get_op
+from nasbench.summary import human, op_label
 
 SUFFIXES = (".png", ".svg", ".pdf")
 MERGE_SYMBOLS = {"add": "⊕ add", "concat": "‖ concat", "mean": "μ mean", "gate": "σ gate"}
@@ -25,12 +27,11 @@ _FONT = 9.0  # points
 _CHAR = 0.074  # average character width in inches at _FONT (DejaVu Sans)
 _GAP_X = 0.3  # inches between neighbouring boxes
 _GAP_Y = 0.42  # inches between ranks
+# By box kind: the op categories (``Op.category``) and the boxes that are not ops.
 _COLOURS = {
     "input": "#fff2cc", "output": "#ffffff", "cell": "#d9ead3", "merge": "#eeeeee", "conv": "#cfe2f3",
     "pool": "#fce5cd", "head": "#e4d7f5", "plain": "#f3f3f3", "other": "#ffffff",
 }
-_PLAIN_OPS = {"relu", "relu6", "sigmoid", "act", "bn", "bn_relu", "lrn", "identity", "skip_connect", "zero", "none",
-              "channel_shuffle", "channel_slice", "dropout"}
 
 
 @dataclass
@@ -57,13 +58,10 @@ class _Edge:
 
 
 def _category(op: str) -> str:
-    if "conv" in op or op == "fact_reduce":
-        return "conv"
-    if "pool" in op:
-        return "pool"
-    if op in {"linear", "flatten"}:
-        return "head"
-    return "plain" if op in _PLAIN_OPS else "other"
+    try:
+        return get_op(op).category
+    except GenomeError:  # an unknown op still gets a box (the drawing of a template is not validated)
+        return "other"
 
 
 def _shape_text(shape: Sequence[int]) -> str:
@@ -78,16 +76,22 @@ class _Diagram:
         self.edges: list[_Edge] = []
 
     @classmethod
-    def of(cls, arch: Architecture, graph: Cell, network: bool) -> _Diagram:
+    def of(cls, graph: Cell, lowered: Lowered | None) -> _Diagram:
+        """The diagram of ``graph``; with ``lowered`` (the network's), boxes show their nodes' output shapes."""
         diagram = cls()
-        shapes: Mapping[str, Sequence[int]] = arch.shapes() if network else {}
+        shapes: dict[str, Sequence[int]] = {}
+        if lowered is not None:
+            for name, path in lowered.copies[0].outputs.items():  # the network's copy
+                shape = lowered.shape_at(path)
+                if shape is not None:
+                    shapes[name] = shape
         for name in graph.inputs:
             lines = [name]
-            if network:
-                lines.append(_shape_text(arch.input_shape))
+            if name in shapes:
+                lines.append(_shape_text(shapes[name]))
             diagram.boxes[name] = _Box(lines, "input")
         for name in graph.nodes():
-            diagram._add_node(arch, graph, name, shapes)
+            diagram._add_node(graph, name, shapes)
         diagram.boxes["⟶output"] = _Box(["output"], "output")
         diagram.edges.append(_Edge(graph.output, "⟶output"))
         for i, name in enumerate(graph.aux):
@@ -96,7 +100,7 @@ class _Diagram:
             diagram.edges.append(_Edge(name, box, dashed=True))
         return diagram
 
-    def _add_node(self, arch: Architecture, graph: Cell, name: str, shapes: Mapping[str, Sequence[int]]) -> None:
+    def _add_node(self, graph: Cell, name: str, shapes: Mapping[str, Sequence[int]]) -> None:
         attrs = graph.node(name)
         sources = graph.node_inputs(name)
         merge = attrs.get("merge") if len(sources) > 1 or attrs.get("merge") == "gate" else None
@@ -109,10 +113,8 @@ class _Diagram:
             label = op_label(attrs["op"], attrs.get("args", {}))
             op, _, detail = label.partition(" ")
             lines, kind = [f"{name}: {op}{times}"] + ([detail] if detail else []), _category(op)
-        if shapes:
-            path = output_path(arch, graph, name)
-            if path in shapes:
-                lines.append(_shape_text(shapes[path]))
+        if name in shapes:
+            lines.append(_shape_text(shapes[name]))
         target = name
         if merge is not None and attrs.get("op") == "identity" and repeat == 1:
             # A merging identity (the concat node of a NASNet/DARTS cell) is drawn as the merge itself.
@@ -329,7 +331,7 @@ def draw(arch: Architecture, path: str | Path, cell: str | None = None) -> Path:
         lowered = arch.lower()
         title = (f"{arch.name}: {human(lowered.params)} params, {human(lowered.macs)} MACs, "
                  f"input {_shape_text(arch.input_shape)}")
-        diagram = _Diagram.of(arch, arch.network, network=True)
+        diagram = _Diagram.of(arch.network, lowered)
     else:
         if cell not in arch.cells:
             known = ", ".join(arch.cells) or "none"
@@ -337,7 +339,7 @@ def draw(arch: Architecture, path: str | Path, cell: str | None = None) -> Path:
         template = arch.cells[cell]
         variables = ", ".join(f"{k}={'?' if v is None else v}" for k, v in template.vars.items())
         title = f"{arch.name}: cell {cell}" + (f"({variables})" if variables else "")
-        diagram = _Diagram.of(arch, template, network=False)
+        diagram = _Diagram.of(template, None)
     diagram.layout()
     if not path.parent.exists():
         raise NasbenchError(f"cannot draw to {path}: folder {path.parent} does not exist")

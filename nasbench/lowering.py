@@ -1,6 +1,8 @@
 """Lowering: expand an Architecture into a flat, topologically ordered list of layers with resolved args and shapes.
 
-Shape inference, the analytic cost model, the canonical hash, the compiler and the summary all read this form.
+Shape inference, the analytic cost model, the canonical hash, the compiler and the summary all read this form. The
+module paths of the layers are named here alone: ``Lowered.copies`` tells which layer holds each node's result in
+every copy of every graph, for readers that start from the genome's nodes (drawings, summaries, graph mutations).
 """
 
 from __future__ import annotations
@@ -38,18 +40,46 @@ class Layer:
     aux: bool = False  # only feeds auxiliary outputs
 
 
+@dataclass(frozen=True)
+class GraphCopy:
+    """One lowered copy of a graph: the network, or one repeat of a cell instance (nested instances included).
+
+    ``chain`` names the instance nodes that lead to the copy from the network (``()`` for the network, ``("b1",)`` for
+    each repeat of instance node ``b1``); ``cell`` is the template (None for the network); ``path`` is the module path
+    that the copy's layers sit under (``""`` for the network, ``b1`` or, repeated, ``b1.0``). ``outputs`` maps each
+    input and node of the graph to the path of the layer that holds its result (``input`` for the network's input),
+    dead nodes included: their layers are not in ``Lowered.layers``.
+    """
+
+    chain: tuple[str, ...]
+    cell: str | None
+    path: str
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class Lowered:
-    """A lowered architecture: layers in topological order, the main output and any auxiliary outputs."""
+    """A lowered architecture: layers in topological order, the main output and any auxiliary outputs.
+
+    ``copies`` lists every copy of every graph in lowering order, the network's first.
+    """
 
     input_shape: Shape
     layers: list[Layer]
     output: str
     aux_outputs: list[str] = field(default_factory=list)
+    copies: list[GraphCopy] = field(default_factory=list)
 
     def layer(self, path: str) -> Layer:
         """The layer at ``path``."""
         return self.by_path[path]
+
+    def shape_at(self, path: str) -> Shape | None:
+        """Output shape at ``path`` (a layer or the network's input); None for a layer dropped as dead code."""
+        if path == NETWORK_INPUT:
+            return self.input_shape
+        layer = self.by_path.get(path)
+        return None if layer is None else layer.out_shape
 
     @cached_property
     def by_path(self) -> dict[str, Layer]:
@@ -98,20 +128,25 @@ class _Lowerer:
         self.arch = arch
         self.layers: list[Layer] = []
         self.shapes: dict[str, Shape] = {}
+        self.copies: list[GraphCopy] = []
 
     def lower_graph(self, graph: Cell, where: str, variables: Mapping[str, float],
-                    inputs: Sequence[str], prefix: str, instance: str) -> dict[str, str]:
-        """Emit the layers of ``graph`` with its inputs bound to the paths ``inputs``; map node names to paths."""
-        bound: dict[str, str] = dict(zip(graph.inputs, inputs))
+                    inputs: Sequence[str], copy: GraphCopy) -> dict[str, str]:
+        """Emit the layers of ``copy`` of ``graph``, its inputs bound to the paths ``inputs``; map nodes to paths."""
+        self.copies.append(copy)
+        bound = copy.outputs
+        bound.update(zip(graph.inputs, inputs))
+        prefix = f"{copy.path}." if copy.path else ""
         for name in graph.topological_nodes():
             attrs = graph.node(name)
             field = f"{where}.nodes.{name}"
             sources = [bound[source] for source in graph.node_inputs(name)]
             path = f"{prefix}{name}"
             if attrs.get("cell") is not None:
-                bound[name] = self.lower_instance(attrs, field, variables, sources, path, instance)
+                chain = (*copy.chain, name)
+                bound[name] = self.lower_instance(attrs, field, variables, sources, path, chain, copy.path)
             else:
-                bound[name] = self.lower_op(attrs, field, variables, sources, path, instance)
+                bound[name] = self.lower_op(attrs, field, variables, sources, path, copy.path)
         return bound
 
     def lower_op(self, attrs: Mapping[str, Any], field: str, variables: Mapping[str, float],
@@ -155,7 +190,7 @@ class _Lowerer:
         self.layers.append(Layer(path, op_name, args, list(sources), merge, in_shape, out_shape, cost, field))
 
     def lower_instance(self, attrs: Mapping[str, Any], field: str, variables: Mapping[str, float],
-                       sources: list[str], path: str, instance: str) -> str:
+                       sources: list[str], path: str, chain: tuple[str, ...], instance: str) -> str:
         template_name = attrs["cell"]
         template = self.arch.cells[template_name]
         where = f"cells.{template_name}"
@@ -169,9 +204,8 @@ class _Lowerer:
         width = len(template.inputs)
         history = list(sources)
         for i in range(repeat):
-            prefix = f"{path}.{i}." if repeat > 1 else f"{path}."
-            label = prefix[:-1]
-            bound = self.lower_graph(template, where, scope, history[-width:], prefix, label)
+            copy = GraphCopy(chain, template_name, f"{path}.{i}" if repeat > 1 else path)
+            bound = self.lower_graph(template, where, scope, history[-width:], copy)
             history.append(bound[template.output])
         return history[-1]
 
@@ -201,7 +235,7 @@ def lower(arch: Architecture, input_shape: Sequence[int] | None = None) -> Lower
     lowerer = _Lowerer(arch)
     lowerer.shapes[NETWORK_INPUT] = shape
     network_vars = _Lowerer.instance_variables(arch.network, "network", {}, {}, "network.vars")
-    bound = lowerer.lower_graph(arch.network, "network", network_vars, [NETWORK_INPUT], "", "")
+    bound = lowerer.lower_graph(arch.network, "network", network_vars, [NETWORK_INPUT], GraphCopy((), None, ""))
     output, aux_outputs = bound[arch.network.output], [bound[name] for name in arch.network.aux]
     main = _ancestors(lowerer.layers, [output])
     every = _ancestors(lowerer.layers, [output, *aux_outputs])
@@ -209,7 +243,7 @@ def lower(arch: Architecture, input_shape: Sequence[int] | None = None) -> Lower
     layers = [layer for layer in lowerer.layers if layer.path in every]
     for layer in layers:
         layer.aux = layer.path not in main
-    return Lowered(shape, layers, output, aux_outputs)
+    return Lowered(shape, layers, output, aux_outputs, lowerer.copies)
 
 
 def _ancestors(layers: Sequence[Layer], outputs: Sequence[str]) -> set[str]:

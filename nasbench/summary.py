@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from nasbench.architecture import Architecture
-from nasbench.cell import Cell
 from nasbench.errors import GenomeError
 from nasbench.lowering import Layer, Lowered
 from nasbench.ops import REQUIRED, Shape, get_op
@@ -103,53 +102,39 @@ def _same(value: Any, default: Any) -> bool:
     return value == default
 
 
-def output_path(arch: Architecture, graph: Cell, name: str, prefix: str = "") -> str:
-    """The lowered path of the layer that produces node ``name``'s result (its last repeat, its cell's output)."""
-    attrs = graph.node(name)
-    repeat = attrs.get("repeat", 1)
-    if attrs.get("cell") is None:
-        return f"{prefix}{name}.{repeat - 1}" if repeat > 1 else f"{prefix}{name}"
-    template = arch.cells[attrs["cell"]]
-    inner = f"{prefix}{name}.{repeat - 1}." if repeat > 1 else f"{prefix}{name}."
-    return output_path(arch, template, template.output, inner)
-
-
-def _instances(arch: Architecture) -> dict[str, tuple[str, str]]:
-    """Path of every top-level cell instance -> (a label such as ``basic(C=64, s=2)``, its output layer's path)."""
+def _instances(arch: Architecture, lowered: Lowered) -> dict[str, tuple[str, str]]:
+    """Path of every copy of a top-level cell instance -> (a label such as ``basic(C=64, s=2)``, its output's path)."""
     found: dict[str, tuple[str, str]] = {}
-    for name in arch.network.nodes():
-        attrs = arch.network.node(name)
-        if attrs.get("cell") is None:
+    for copy in lowered.copies:
+        if len(copy.chain) != 1 or copy.cell is None:
             continue
+        attrs = arch.network.node(copy.chain[0])
         variables = ", ".join(f"{key}={value}" for key, value in attrs.get("vars", {}).items())
-        label = f"{attrs['cell']}({variables})" if variables else attrs["cell"]
-        template = arch.cells[attrs["cell"]]
-        repeat = attrs.get("repeat", 1)
-        for i in range(repeat):
-            path = f"{name}.{i}" if repeat > 1 else name
-            found[path] = (label, output_path(arch, template, template.output, f"{path}."))
+        label = f"{copy.cell}({variables})" if variables else copy.cell
+        found[copy.path] = (label, copy.outputs[arch.cells[copy.cell].output])
     return found
 
 
 def _instance_of(path: str, instances: Mapping[str, object]) -> str | None:
-    head, _, rest = path.partition(".")
-    index = rest.partition(".")[0]
-    if f"{head}.{index}" in instances and rest:
-        return f"{head}.{index}"
-    return head if head in instances else None
+    """The instance copy whose module path the layer at ``path`` sits under, if any."""
+    parts = path.split(".")
+    for end in range(1, len(parts)):
+        prefix = ".".join(parts[:end])
+        if prefix in instances:
+            return prefix
+    return None
 
 
 def summary_rows(arch: Architecture, input_shape: Sequence[int] | None = None,
                  lowered: Lowered | None = None) -> list[SummaryRow]:
     """The summary as structured rows, in execution order: a ``cell`` header before each cell instance's layers."""
     lowered = lowered or arch.lower(input_shape)
-    instances = _instances(arch)
+    instances = _instances(arch, lowered)
     grouped: dict[str, list[Layer]] = {}
     for layer in lowered.layers:
         instance = _instance_of(layer.path, instances)
         if instance is not None:
             grouped.setdefault(instance, []).append(layer)
-    by_path = {layer.path for layer in lowered.layers}
     rows: list[SummaryRow] = []
     opened: set[str] = set()
     for layer in lowered.layers:
@@ -161,7 +146,7 @@ def summary_rows(arch: Architecture, input_shape: Sequence[int] | None = None,
                 opened.add(instance)
                 members = grouped[instance]
                 label, produced = instances[instance]
-                shape = lowered.layer(produced).out_shape if produced in by_path else members[-1].out_shape
+                shape = lowered.shape_at(produced) or members[-1].out_shape
                 rows.append(SummaryRow("cell", instance, instance, label, label, shape,
                                        sum(m.cost.params for m in members),
                                        sum(m.cost.macs for m in members), 0, all(m.aux for m in members)))

@@ -64,10 +64,9 @@ class GraphSpace(SearchSpace):
         self.max_macs = max_macs
         self.walk = max(1, int(walk))
         self.max_tries = max(1, int(max_tries))
-        weights = dict(mutations) if mutations is not None else dict.fromkeys(MUTATIONS, 1.0)
-        unknown = sorted(set(weights) - set(MUTATIONS))
-        if unknown:
-            raise NasbenchError(f"unknown graph mutations {unknown} (known: {', '.join(MUTATIONS)})")
+        weights = dict(mutations) if mutations is not None else dict.fromkeys(MUTATIONS.names(), 1.0)
+        for kind in weights:
+            MUTATIONS.get(kind)  # an unknown name is a NasbenchError with close matches
         total = sum(weights.values())
         if total <= 0:
             raise NasbenchError("graph mutation weights must have a positive sum")
@@ -195,8 +194,8 @@ class GraphSpace(SearchSpace):
     @staticmethod
     def _apply(child: Architecture, chain: tuple[str, ...], kind: str, rng: np.random.Generator) -> str | None:
         key, cell = privatize(child, chain)
-        shapes = node_shapes(child, child.lower()).get(key, {})
-        description = MUTATIONS[kind](Site(key, cell, shapes), rng)
+        shapes = node_shapes(child.lower()).get(key, {})
+        description = MUTATIONS.get(kind)(Site(key, cell, shapes), rng)
         if description is None:
             return None
         drop_unused_templates(child)

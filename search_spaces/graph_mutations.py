@@ -3,13 +3,13 @@
 Each mutation edits one *site*: the network graph, or the template of one cell instance. A template shared by several
 instance nodes is first copied to a private template (copy on write), so an edit inside a block changes that block
 only (with its repeats), as a mutation of the flattened network would. Mutations see the shape of every node of the
-site (taken from its first instance) and return a one-line description, or None where they do not apply; validity of
-the whole network is checked by the space afterwards.
+site (from its first copy in the lowered network, ``Lowered.copies``) and return a one-line description, or None where
+they do not apply; validity of the whole network is checked by the space afterwards.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +19,9 @@ import numpy as np
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT, Cell
 from nasbench.lowering import Lowered
-from nasbench.ops import Shape
+from nasbench.ops import Shape, get_op, ops_where
+from nasbench.registry import Registry
 
-# Ops that share the ``conv`` argument set; a layer-type change treats them as one type.
-CONV_OPS = ("conv", "conv_bn", "conv_bn_relu", "conv_bn_relu6", "conv_relu", "relu_conv_bn", "bn_relu_conv")
 # Layer types that a type change, a new layer or a new branch draws from, with their kernel sizes.
 LAYER_TYPES: dict[str, tuple[int, ...]] = {
     "conv_bn_relu": (1, 3, 5, 7),
@@ -33,7 +32,6 @@ LAYER_TYPES: dict[str, tuple[int, ...]] = {
     "max_pool": (3, 5),
     "avg_pool": (3, 5),
 }
-POOLS = ("max_pool", "avg_pool")
 WIDTH_FACTORS = (0.5, 0.75, 1.5, 2.0)
 STEM_WIDTH = 16
 MIN_WIDTH = 4  # narrower new layers and branches carry too little to be worth an evaluation
@@ -54,17 +52,7 @@ class Site:
 
 
 Mutation = Callable[[Site, np.random.Generator], "str | None"]
-MUTATIONS: dict[str, Mutation] = {}
-
-
-def mutation(name: str) -> Callable[[Mutation], Mutation]:
-    """Register a graph mutation under ``name``."""
-
-    def decorate(function: Mutation) -> Mutation:
-        MUTATIONS[name] = function
-        return function
-
-    return decorate
+MUTATIONS: Registry[Mutation] = Registry("graph mutation")
 
 
 # ---------------------------------------------------------------------------------------------------------- sites
@@ -131,36 +119,15 @@ def drop_unused_templates(arch: Architecture) -> None:
         del arch.cells[name]
 
 
-def node_shapes(arch: Architecture, lowered: Lowered) -> dict[str, dict[str, Shape]]:
-    """Output shape of every live node (inputs included) of every graph, from its first instance."""
-    layer_shapes: dict[str, Shape] = {layer.path: layer.out_shape for layer in lowered.layers}
-    layer_shapes[NETWORK_INPUT] = lowered.input_shape
+def node_shapes(lowered: Lowered) -> dict[str, dict[str, Shape]]:
+    """Output shape of every live node (inputs included) of every graph (by site key), from its first copy."""
     shapes: dict[str, dict[str, Shape]] = {}
-
-    def walk(cell: Cell, key: str, prefix: str, inputs: Sequence[str]) -> dict[str, str]:
-        bound = dict(zip(cell.inputs, inputs))
-        for name in cell.topological_nodes():
-            attrs = cell.node(name)
-            sources = [bound[s] for s in cell.node_inputs(name)]
-            path = f"{prefix}{name}"
-            repeat = attrs.get("repeat", 1)
-            template = attrs.get("cell")
-            if template is None:
-                bound[name] = f"{path}.{repeat - 1}" if repeat > 1 else path
-                continue
-            inner = arch.cells[template]
-            history = [f"{path}.merge"] if attrs.get("merge") else list(sources)
-            for i in range(repeat):
-                inner_prefix = f"{path}.{i}." if repeat > 1 else f"{path}."
-                history.append(walk(inner, template, inner_prefix, history[-len(inner.inputs):])[inner.output])
-            bound[name] = history[-1]
-        record = shapes.setdefault(key, {})
-        for name, path in bound.items():
-            if name not in record and path in layer_shapes:
-                record[name] = layer_shapes[path]
-        return bound
-
-    walk(arch.network, "network", "", [NETWORK_INPUT])
+    for copy in lowered.copies:
+        record = shapes.setdefault(copy.cell or "network", {})
+        for name, path in copy.outputs.items():
+            shape = lowered.shape_at(path)
+            if name not in record and shape is not None:
+                record[name] = shape
     return shapes
 
 
@@ -220,7 +187,8 @@ def _op_nodes(site: Site) -> list[str]:
 
 
 def _layer_type(op: str) -> str | None:
-    if op in CONV_OPS:
+    # Every preset of the plain conv is one layer type, named by the preset that new layers use.
+    if get_op(op).conv_like:
         return "conv_bn_relu"
     return op if op in LAYER_TYPES else None
 
@@ -243,14 +211,14 @@ def _width(site: Site, name: str) -> Any:
 
 
 def layer_args(op: str, out: Any, kernel: Any, stride: Any) -> dict[str, Any]:
-    """Arguments of a new ``op`` layer (pools keep the channel count, so they take no ``out``)."""
+    """Arguments of a new ``op`` layer (``out`` only where the op has a width of its own: pools have not)."""
     kernels = LAYER_TYPES[op]
     if isinstance(kernel, int) and kernel not in kernels:
         kernel = min(kernels, key=lambda k: (abs(k - kernel), k))
     args: dict[str, Any] = {"kernel": kernel}
     if stride != 1:
         args["stride"] = stride
-    if op not in POOLS:
+    if "out" in get_op(op).args:
         args = {"out": out, **args}
     return args
 
@@ -263,7 +231,7 @@ def _new_layer(rng: np.random.Generator, out: Any, stride: Any = 1) -> tuple[str
 # ------------------------------------------------------------------------------------------------------ mutations
 
 
-@mutation("change_op")
+@MUTATIONS.register("change_op")
 def change_op(site: Site, rng: np.random.Generator) -> str | None:
     """Layer type change: a conv becomes a separable conv, a pool, ... keeping its width, kernel and stride."""
     nodes = [n for n in _op_nodes(site) if _layer_type(site.cell.node(n)["op"]) and _is_image(site.shapes[n])]
@@ -281,7 +249,7 @@ def change_op(site: Site, rng: np.random.Generator) -> str | None:
     return f"change_op: {name} {old_op} -> {new_op}"
 
 
-@mutation("change_kernel")
+@MUTATIONS.register("change_kernel")
 def change_kernel(site: Site, rng: np.random.Generator) -> str | None:
     """Filter size change of a conv or pool layer (explicit padding is dropped so the layer pads 'same')."""
     nodes = [n for n in _op_nodes(site) if _layer_type(site.cell.node(n)["op"]) and _is_image(site.shapes[n])]
@@ -298,7 +266,7 @@ def change_kernel(site: Site, rng: np.random.Generator) -> str | None:
     return f"change_kernel: {name} {current} -> {kernel}"
 
 
-@mutation("add_layer")
+@MUTATIONS.register("add_layer")
 def add_layer(site: Site, rng: np.random.Generator) -> str | None:
     """Layer addition: a new shape-preserving layer on one edge (or after a template's output)."""
     cell = site.cell
@@ -323,7 +291,7 @@ def add_layer(site: Site, rng: np.random.Generator) -> str | None:
     return f"add_layer: {op} {args} after {source}"
 
 
-@mutation("remove_layer")
+@MUTATIONS.register("remove_layer")
 def remove_layer(site: Site, rng: np.random.Generator) -> str | None:
     """Layer removal: one repeat fewer, or a single-input node spliced out (its consumers read its input)."""
     cell = site.cell
@@ -350,7 +318,7 @@ def remove_layer(site: Site, rng: np.random.Generator) -> str | None:
     return f"remove_layer: {name} ({what})"
 
 
-@mutation("add_skip")
+@MUTATIONS.register("add_skip")
 def add_skip(site: Site, rng: np.random.Generator) -> str | None:
     """A residual (add, with a 1x1 projection where widths differ) or dense (concat) edge from an earlier node."""
     cell = site.cell
@@ -378,7 +346,7 @@ def add_skip(site: Site, rng: np.random.Generator) -> str | None:
     return f"add_skip: {label} {source} -> {target}"
 
 
-@mutation("remove_skip")
+@MUTATIONS.register("remove_skip")
 def remove_skip(site: Site, rng: np.random.Generator) -> str | None:
     """Remove one input of an add/concat/mean merge; a join left with one input is spliced out."""
     cell = site.cell
@@ -403,7 +371,7 @@ def remove_skip(site: Site, rng: np.random.Generator) -> str | None:
     return f"remove_skip: {dropped} -> {name}"
 
 
-@mutation("add_branch")
+@MUTATIONS.register("add_branch")
 def add_branch(site: Site, rng: np.random.Generator) -> str | None:
     """Inception-style branch: a parallel 1x1 / 1x1-kxk / pool-1x1 path beside a layer, concatenated with it."""
     cell = site.cell
@@ -443,7 +411,7 @@ def add_branch(site: Site, rng: np.random.Generator) -> str | None:
     return f"add_branch: {kind} ({width} channels) beside {name}"
 
 
-@mutation("change_width")
+@MUTATIONS.register("change_width")
 def change_width(site: Site, rng: np.random.Generator) -> str | None:
     """Width change of a layer (its ``out``) or of a cell instance (its ``C``) by a factor of 0.5 to 2.
 
@@ -483,14 +451,11 @@ def change_width(site: Site, rng: np.random.Generator) -> str | None:
     return f"change_width: {', '.join(changes)}"
 
 
-# Ops whose output has their input's width: a width change passes through them.
-_SAME_WIDTH = ("identity", "relu", "relu6", "sigmoid", "act", "bn", "bn_relu", "max_pool", "avg_pool", "dropout",
-               "lrn", "zero", "none", "skip_connect", "channel_shuffle", "scale")
 _TIED_MERGES = ("add", "mean", "gate")
 
 
-def _passes_width(attrs: Mapping[str, Any]) -> bool:
-    return attrs.get("merge") in _TIED_MERGES or (attrs.get("op") in _SAME_WIDTH and not attrs.get("merge"))
+def _passes_width(attrs: Mapping[str, Any], same_width: Collection[str]) -> bool:
+    return attrs.get("merge") in _TIED_MERGES or (attrs.get("op") in same_width and not attrs.get("merge"))
 
 
 def _tied_widths(cell: Cell, name: str) -> list[str] | None:
@@ -499,6 +464,7 @@ def _tied_widths(cell: Cell, name: str) -> list[str] | None:
     None if the tie reaches a width that cannot change inside this graph (an input, a cell instance, a concat).
     """
     graph = cell.graph
+    same_width = set(ops_where(preserves_width=True))
     seen, pending, owners = {name}, [name], []
     while pending:
         node = pending.pop(0)
@@ -506,13 +472,13 @@ def _tied_widths(cell: Cell, name: str) -> list[str] | None:
         if attrs.get("role") == "input" or attrs.get("cell") is not None:
             return None
         linked: list[str] = []
-        if _passes_width(attrs):
+        if _passes_width(attrs, same_width):
             linked += cell.node_inputs(node)
         elif "out" in attrs.get("args", {}):
             owners.append(node)
         else:
             return None
-        linked += [t for t in _consumers(cell, node) if _passes_width(graph.nodes[t])]
+        linked += [t for t in _consumers(cell, node) if _passes_width(graph.nodes[t], same_width)]
         for other in linked:
             if other not in seen:
                 seen.add(other)

@@ -17,7 +17,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import nasbench
 from nasbench.app import load
 from nasbench.architecture import Architecture
-from nasbench.ops import Cost, Int, Op, Shape, get_op, op_names, register_op
+from nasbench.ops import Cost, Int, Op, Shape, get_op, op_names, ops_where, register_op
 from nasbench.ops.registry import REGISTRY
 
 IMG = (8, 9, 9)  # odd spatial size: catches padding and ceil/floor slips
@@ -170,8 +170,8 @@ def custom_op_names() -> Iterator[tuple[str, str]]:
     try:
         yield function_name, class_name
     finally:
-        REGISTRY.ops.pop(function_name, None)
-        REGISTRY.ops.pop(class_name, None)
+        REGISTRY.unregister(function_name)
+        REGISTRY.unregister(class_name)
 
 
 def test_custom_ops_end_to_end(custom_op_names: tuple[str, str]) -> None:
@@ -225,3 +225,31 @@ network:
 """
     with pytest.raises(nasbench.GenomeError, match="network.nodes.a.args.out"):
         load(text).validate()
+
+
+def test_facts_are_declared_on_the_ops_and_queried_from_the_registry() -> None:
+    assert {"conv", "conv_bn_relu", "relu_conv_bn"} <= set(ops_where(conv_like=True))
+    assert "sep_conv" not in ops_where(conv_like=True) and get_op("sep_conv").category == "conv"
+    assert {"relu", "bn", "max_pool", "skip_connect"} <= set(ops_where(preserves_width=True))
+    assert not {"conv", "linear", "channel_slice", "flatten"} & set(ops_where(preserves_width=True))
+    assert ops_where(category="head") == ["flatten", "linear"]
+    with pytest.raises(TypeError, match="unknown fact"):
+        ops_where(preserve_width=True)
+
+
+def test_register_op_overrides_facts_for_one_registration(custom_op_names: tuple[str, str]) -> None:
+    function_name, class_name = custom_op_names
+    assert get_op(function_name).category == "other" and not get_op(class_name).preserves_width
+    name = "test_core_ops_plain_relu"
+    register_op(name, category="conv", preserves_width=False)(type(get_op("relu")))
+    try:
+        assert get_op(name).category == "conv" and not get_op(name).preserves_width
+        assert get_op("relu").category == "plain" and get_op("relu").preserves_width
+        assert name in ops_where(category="conv")
+    finally:
+        REGISTRY.unregister(name)
+    with pytest.raises(ValueError, match="unknown category"):
+        register_op(name, category="convolution")(type(get_op("relu")))
+    with pytest.raises(TypeError, match="unknown fact"):
+        register_op(name, conv=True)
+    assert name not in op_names()

@@ -16,8 +16,9 @@ from nasbench.ops.registry import (
     Shape,
     get_op,
     op_names,
+    ops_where,
     register_op,
 )
 
 __all__ = ["REQUIRED", "Arg", "Bool", "Choice", "Cost", "Float", "Int", "Op", "Pair", "Shape", "get_op", "op_names",
-           "register_op"]
+           "ops_where", "register_op"]

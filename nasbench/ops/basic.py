@@ -17,6 +17,9 @@ from nasbench.ops.registry import Bool, Choice, Cost, Float, Int, Op, Shape, reg
 class _Free(Op):
     """An op without parameters or MACs whose output has the input's shape."""
 
+    category = "plain"
+    preserves_width = True
+
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return shape
 
@@ -40,6 +43,8 @@ class ZeroOp(Op):
     """The ``none`` op of DARTS and NAS-Bench-201: zeros, strided like the ops it competes with."""
 
     args = {"stride": Int(1, minimum=1)}
+    category = "plain"
+    preserves_width = True
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         c, h, w = shape
@@ -76,6 +81,8 @@ class BatchNorm(Op):
 
     args = {"affine": Bool(True), "eps": Float(1e-5, minimum=0), "act": Choice("none", *ACTIVATIONS)}
     dims = (1, 3)
+    category = "plain"
+    preserves_width = True
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return shape
@@ -120,6 +127,7 @@ class Slice(Op):
     """Channels ``start:stop`` of the input: ShuffleNet v2's channel split."""
 
     args = {"start": Int(minimum=0), "stop": Int(minimum=1)}
+    category = "plain"
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         if not a["start"] < a["stop"] <= shape[0]:
@@ -137,6 +145,8 @@ class Slice(Op):
 class Flatten(Op):
     """Flatten (C, H, W) to a feature vector (C*H*W,)."""
 
+    category = "head"
+
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return (math.prod(shape),)
 
@@ -153,6 +163,7 @@ class Linear(Op):
 
     args = {"out": Int(minimum=1), "bias": Bool(True)}
     dims = (1, 3)
+    category = "head"
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return (a["out"],)

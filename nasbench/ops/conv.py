@@ -86,6 +86,8 @@ class Conv(Op):
         "act": Choice("none", *ACTIVATIONS),
         "order": Choice("conv-bn-act", "conv-bn-act", "act-conv-bn", "bn-act-conv"),
     }
+    category = "conv"
+    conv_like = True
 
     def _padding(self, a: Mapping[str, Any]) -> tuple[int, int]:
         return auto_padding(a["kernel"], a["dilation"], a["padding"])
@@ -117,6 +119,7 @@ class SepConv(Op):
     """DARTS/NASNet separable conv: (ReLU, depthwise k x k, pointwise 1x1, BN) twice, the first with the stride."""
 
     args = {"out": Int(minimum=1), "kernel": Int(3, minimum=1), "stride": Int(1, minimum=1), "affine": Bool(True)}
+    category = "conv"
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         k, s = a["kernel"], a["stride"]
@@ -155,6 +158,7 @@ class DilConv(Op):
         "dilation": Int(2, minimum=1),
         "affine": Bool(True),
     }
+    category = "conv"
 
     def _geometry(self, a: Mapping[str, Any]) -> tuple[int, int, int, int]:
         k, s, d = a["kernel"], a["stride"], a["dilation"]
@@ -186,6 +190,7 @@ class DepthwiseSeparable(Op):
 
     args = {"out": Int(minimum=1), "kernel": Int(3, minimum=1), "stride": Int(1, minimum=1),
             "act": Choice("relu", *ACTIVATIONS)}
+    category = "conv"
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         k, s = a["kernel"], a["stride"]
@@ -209,6 +214,7 @@ class Conv1xkKx1(Op):
     """NASNet/DARTS factorized conv: ReLU, 1 x k conv, k x 1 conv, BN (e.g. DARTS's conv_7x1_1x7)."""
 
     args = {"out": Int(minimum=1), "kernel": Int(7, minimum=1), "stride": Int(1, minimum=1), "affine": Bool(True)}
+    category = "conv"
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         k, s = a["kernel"], a["stride"]
@@ -247,6 +253,7 @@ class FactReduce(Op):
     """Cell-input adapter: stride 2 is DARTS's FactorizedReduce, stride 1 is ReLU, 1x1 conv, BN (DARTS's preprocess)."""
 
     args = {"out": Int(minimum=1), "stride": Int(2, choices=(1, 2)), "affine": Bool(True)}
+    category = "conv"
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return _reduce_shape(shape, a["out"], a["stride"])
@@ -266,6 +273,8 @@ class SkipConnect(Op):
     """Skip connection of cell spaces: identity at stride 1, FactorizedReduce to the same width at stride 2 (DARTS)."""
 
     args = {"stride": Int(1, choices=(1, 2)), "affine": Bool(True)}
+    category = "plain"
+    preserves_width = True
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return _reduce_shape(shape, shape[0], a["stride"])

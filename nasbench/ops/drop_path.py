@@ -110,6 +110,7 @@ class DropPathSamplerOp(Op):
 
     args = {"global_ratio": Float(0.5, minimum=0), "columns": Int(minimum=1)}
     dims = (1, 3)
+    preserves_width = True
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         if a["global_ratio"] > 1:

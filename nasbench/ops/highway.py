@@ -38,6 +38,7 @@ class GateConvOp(Op):
     """Transform gate pre-activation of a highway layer: k x k conv with bias initialized to ``bias_init``."""
 
     args = {"out": Int(minimum=1), "kernel": Pair(3, minimum=1), "bias_init": Float(-1.0)}
+    category = "conv"
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return conv_shape(shape, a["out"], a["kernel"], (1, 1), auto_padding(a["kernel"], (1, 1), None))

@@ -29,6 +29,8 @@ class _Pool(Op):
         "padding": Pair(None, minimum=0),
         "ceil_mode": Bool(False),
     }
+    category = "pool"
+    preserves_width = True
 
     def _padding(self, a: Mapping[str, Any]) -> tuple[int, int]:
         return auto_padding(a["kernel"], (1, 1), a["padding"])
@@ -68,6 +70,9 @@ class AvgPool(_Pool):
 class GlobalAvgPool(Op):
     """Global average pooling to a feature vector (C,)."""
 
+    category = "pool"
+    preserves_width = True
+
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return (shape[0],)
 
@@ -83,6 +88,8 @@ class AdaptiveAvgPool(Op):
     """Adaptive average pooling to a fixed spatial size (VGG's and AlexNet's 7x7 / 6x6 before the classifier)."""
 
     args = {"size": Pair(minimum=1)}
+    category = "pool"
+    preserves_width = True
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return (shape[0], *a["size"])

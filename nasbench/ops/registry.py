@@ -1,17 +1,22 @@
-"""The open op registry: an op is a builder, an output-shape rule and an analytic cost, registered by name."""
+"""The open op registry: an op is a builder, an output-shape rule and an analytic cost, registered by name.
+
+Ops also declare facts about themselves (``Op.category``, ``Op.conv_like``, ``Op.preserves_width``), so that the
+pictures and the graph mutations ask the registry (``ops_where``) instead of keeping lists of op names.
+"""
 
 from __future__ import annotations
 
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from torch import nn
 
-from nasbench.errors import GenomeError
+from nasbench.errors import GenomeError, NasbenchError
 from nasbench.expr import resolve_float, resolve_int
+from nasbench.registry import Registry
 
 Shape = tuple[int, ...]
 REQUIRED: Any = object()
@@ -104,11 +109,21 @@ class Op:
     """Base class of an op: declare ``args`` and implement ``output_shape``, ``cost`` and ``build``.
 
     ``shape`` is the input shape without the batch dimension, ``(C, H, W)`` for images or ``(F,)`` for features;
-    ``a`` holds the resolved arguments, defaults filled in.
+    ``a`` holds the resolved arguments, defaults filled in. The facts ``category``, ``conv_like`` and
+    ``preserves_width`` tell the rest of the project (pictures, graph mutations) what the op is; a class declares
+    them, ``register_op`` may override them for one registration, ``ops_where`` queries them.
     """
 
     args: Mapping[str, Arg] = {}
     dims: tuple[int, ...] = (3,)  # input ranks the op accepts
+    category: str = "other"
+    """What the op is in a picture of the network: ``conv``, ``pool``, ``head`` (a classifier's flatten or linear
+    layer), ``plain`` (a small step such as an activation, a norm or a skip, drawn as a plain box) or ``other``."""
+    conv_like: bool = False
+    """A variant of the plain convolution (``conv``'s arguments: out, kernel, stride, padding, dilation, groups, ...):
+    the graph mutations treat all of them as one layer type, whose kernel size and type they may change."""
+    preserves_width: bool = False
+    """Its output has its input's channel count whatever its arguments, so a width change passes through it."""
 
     def __init__(self, name: str, presets: Mapping[str, Any] | None = None) -> None:
         self.name = name
@@ -193,20 +208,15 @@ class _FunctionOp(Op):
         return self._builder(shape, a)
 
 
-@dataclass
-class OpRegistry:
-    """Name -> op instance. Ops are looked up by the genome's ``op`` field."""
-
-    ops: dict[str, Op] = field(default_factory=dict)
-
-    def add(self, op: Op, replace: bool = False) -> None:
-        """Register ``op`` under its name; re-registering needs ``replace=True``."""
-        if op.name in self.ops and not replace:
-            raise ValueError(f"op {op.name!r} is already registered (pass replace=True to override)")
-        self.ops[op.name] = op
+REGISTRY: Registry[Op] = Registry("op")
+FACTS = ("category", "conv_like", "preserves_width")
+CATEGORIES = ("conv", "pool", "head", "plain", "other")
 
 
-REGISTRY = OpRegistry()
+def _check_facts(what: str, facts: Mapping[str, Any]) -> None:
+    unknown = sorted(set(facts) - set(FACTS))
+    if unknown:
+        raise TypeError(f"{what}: unknown fact(s) {', '.join(unknown)} (facts: {', '.join(FACTS)})")
 
 
 def register_op(
@@ -218,22 +228,31 @@ def register_op(
     cost: Callable[[Shape, Mapping[str, Any]], Cost | tuple[int, int]] | None = None,
     dims: tuple[int, ...] = (3,),
     replace: bool = False,
+    **facts: Any,
 ) -> Callable[[Any], Any]:
     """Register an op under ``name``.
 
     On an ``Op`` subclass: ``@register_op("conv_bn_relu", presets={"bn": True})`` (presets change defaults, so one class
-    serves several names). On a builder function: ``@register_op("my_op", args={...}, shape=fn, cost=fn)``.
+    serves several names). On a builder function: ``@register_op("my_op", args={...}, shape=fn, cost=fn)``. Keyword
+    ``facts`` (``category``, ``conv_like``, ``preserves_width``; see ``Op``) override the class's declarations, or
+    declare them for a builder function.
     """
+    _check_facts(f"register_op({name!r})", facts)
 
     def decorate(target: Any) -> Any:
         if inspect.isclass(target) and issubclass(target, Op):
-            REGISTRY.add(target(name, presets), replace=replace)
+            op = target(name, presets)
         elif callable(target):
             if shape is None or cost is None:
                 raise ValueError(f"op {name!r}: a builder function needs shape= and cost=")
-            REGISTRY.add(_FunctionOp(name, target, shape, cost, args or {}, dims), replace=replace)
+            op = _FunctionOp(name, target, shape, cost, args or {}, dims)
         else:
             raise TypeError(f"register_op({name!r}) decorates an Op subclass or a builder function")
+        for fact, value in facts.items():
+            setattr(op, fact, value)
+        if op.category not in CATEGORIES:
+            raise ValueError(f"op {name!r}: unknown category {op.category!r} (categories: {', '.join(CATEGORIES)})")
+        REGISTRY.register(name, op, replace=replace)
         return target
 
     return decorate
@@ -242,11 +261,17 @@ def register_op(
 def get_op(name: str, where: str = "op") -> Op:
     """The registered op called ``name``; an unknown name is a GenomeError naming ``where``."""
     try:
-        return REGISTRY.ops[name]
-    except KeyError:
+        return REGISTRY.get(name)
+    except NasbenchError:
         raise GenomeError(where, f"unknown op {name!r}") from None
 
 
 def op_names() -> list[str]:
     """Names of all registered ops."""
-    return sorted(REGISTRY.ops)
+    return REGISTRY.names()
+
+
+def ops_where(**facts: Any) -> list[str]:
+    """Names of the registered ops whose facts have the given values, e.g. ``ops_where(preserves_width=True)``."""
+    _check_facts("ops_where", facts)
+    return [name for name, op in REGISTRY.items() if all(getattr(op, k) == v for k, v in facts.items())]

@@ -31,6 +31,7 @@ class ScaleOp(Op):
 
     args = {"factor": Float(1.0)}
     dims = (1, 3)
+    preserves_width = True
 
     def output_shape(self, shape: Shape, a: Mapping[str, Any]) -> Shape:
         return shape

@@ -15,6 +15,7 @@ from typing import Any
 
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
+from nasbench.registry import Registry
 
 Factory = Callable[..., Architecture]
 
@@ -34,7 +35,8 @@ class ZooEntry:
     tolerance: float = 0.03  # relative tolerance when not exact
 
 
-_ENTRIES: dict[str, ZooEntry] = {}
+# Importing the family modules registers their networks, on the first lookup, so that the registry module stays light.
+REGISTRY: Registry[ZooEntry] = Registry("zoo network", builtins=("search_spaces.zoo.networks",))
 
 
 def register(name: str, *, family: str, paper: str, params: int | None = None, macs: float | None = None,
@@ -42,9 +44,7 @@ def register(name: str, *, family: str, paper: str, params: int | None = None, m
     """Register ``factory(**options)`` as zoo network ``name``; stackable to register variants of one factory."""
 
     def decorate(factory: Factory) -> Factory:
-        if name in _ENTRIES:
-            raise ValueError(f"zoo network {name!r} is already registered")
-        _ENTRIES[name] = ZooEntry(name, factory, family, paper, dict(options), params, macs, exact, tolerance)
+        REGISTRY.register(name, ZooEntry(name, factory, family, paper, dict(options), params, macs, exact, tolerance))
         return factory
 
     return decorate
@@ -52,20 +52,12 @@ def register(name: str, *, family: str, paper: str, params: int | None = None, m
 
 def names() -> list[str]:
     """Names of all registered zoo networks."""
-    _load_builtin()
-    return sorted(_ENTRIES)
+    return REGISTRY.names()
 
 
 def entry(name: str) -> ZooEntry:
     """The registry entry of ``name``; an unknown name raises NasbenchError listing close matches."""
-    _load_builtin()
-    if name not in _ENTRIES:
-        import difflib
-
-        close = difflib.get_close_matches(name, _ENTRIES, n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else " (see `nasbench seeds`)"
-        raise NasbenchError(f"unknown zoo network {name!r}{hint}")
-    return _ENTRIES[name]
+    return REGISTRY.get(name)
 
 
 def get(name: str, **options: Any) -> Architecture:
@@ -98,8 +90,3 @@ def adapt(arch: Architecture, input_shape: Sequence[int], num_classes: int, widt
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
-
-
-def _load_builtin() -> None:
-    # Importing the family modules registers their networks; done lazily so that the registry module stays light.
-    import search_spaces.zoo.networks  # noqa: F401
