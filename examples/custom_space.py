@@ -1,4 +1,9 @@
-"""A custom cell space in Python: the example of README.md's "Custom search spaces" section."""
+"""A custom cell space in Python: the example of README.md's "Custom search spaces" section.
+
+``depth`` and ``width`` have numeric options, so they are ordinal variables (their order means something to COMBO and
+the Optuna samplers); the ops, ``in_b`` and ``join`` are categorical. ``Choice([...], ordinal=False)`` would make a
+numeric choice categorical.
+"""
 
 from __future__ import annotations
 

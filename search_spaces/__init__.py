@@ -1,8 +1,8 @@
-"""Search spaces (the SearchSpace protocol and built-in spaces) and the zoo of hand-designed networks."""
+"""Search spaces (the SearchSpace protocol, fixed-length ChoiceSpaces and built-in spaces) and the zoo of networks."""
 
 from __future__ import annotations
 
-from search_spaces.base import SearchSpace
+from search_spaces.base import ChoiceSpace, SearchSpace, Variable
 from search_spaces.registry import get, names, register_space
 
-__all__ = ["SearchSpace", "get", "names", "register_space"]
+__all__ = ["ChoiceSpace", "SearchSpace", "Variable", "get", "names", "register_space"]

@@ -20,6 +20,7 @@ from typing import Any
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
 from nasbench.errors import GenomeError
+from nasbench.ops import get_op
 from search_spaces.genotypes import CellGenotype, Genotype
 
 
@@ -46,8 +47,6 @@ CELL_OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "conv_1x1": _op("relu_conv_bn", {"out": "C", "kernel": 1}),
     "conv_3x3": _op("relu_conv_bn", {"out": "C", "kernel": 3}),
 }
-# Ops whose output keeps the input's channels (everything else outputs C).
-_CHANNEL_PRESERVING = {"none", "skip_connect", "avg_pool_3x3", "max_pool_3x3", "max_pool_5x5", "max_pool_7x7"}
 
 
 def state_name(index: int) -> str:
@@ -85,7 +84,8 @@ def cell_template(cell: CellGenotype, reduction: bool) -> Cell:
                 raise GenomeError(f"block {block}", f"input {source} is not an earlier state (0..{len(widths) - 1})")
             name, args = op_node(op, strided=reduction and source < 2)
             node = template.add(operand_name(block, operand), name, inputs=[state_name(source)], args=args)
-            if op in _CHANNEL_PRESERVING and widths[source] != 1:
+            # Every other op outputs C; one that keeps its input's width needs a projection on a wider state.
+            if get_op(name).preserves_width and widths[source] != 1:
                 node = template.add(f"{node}_proj", "relu_conv_bn", inputs=[node], args={"out": "C", "kernel": 1})
             operands.append(node)
         if combine not in ("add", "concat"):

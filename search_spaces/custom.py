@@ -7,6 +7,11 @@ A space is a genome template (the plain-data form of an Architecture) in which v
   ``"$": name`` (or ``"$": Choice({...})``) in a mapping to merge the chosen mapping into it (e.g. an op with its args);
 - ``$num_classes`` is the space's number of classes.
 
+Every choice point is one variable of the flat view. A choice whose options (labels) are all numbers, such as a width,
+a depth or a kernel size, is ordinal: its order means something, which COMBO and the Optuna samplers exploit; any other
+is categorical. To make a numeric choice categorical (numbers that only name things), pass ``Choice([...],
+ordinal=False)`` in Python, or list it under ``ordinal`` in a YAML space file (``ordinal: {seed: false}``).
+
 ``CellSpace`` wraps a cell with choice points in a standard skeleton (stem, stages of repeated cells with widths C, 2C,
 4C and a strided conv between stages, global pooling, linear head). Both are fixed-length spaces (``ChoiceSpace``):
 ``variables/encode/decode``, sampling by choosing each variable, mutation by changing one. ``load_space_file`` reads
@@ -15,19 +20,16 @@ the same spaces from YAML.
 
 from __future__ import annotations
 
-import math
 import re
-from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
-from search_spaces.base import Choices, SearchSpace
+from search_spaces.base import Choices, ChoiceSpace, Variable
 
 _REFERENCE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_.]*)")
 _SCALARS = (str, int, float, bool)
@@ -38,10 +40,14 @@ _STRUCTURE = {"cells", "nodes", "network", "args", "vars", "$"}
 class Choice:
     """A choice point: one of ``options`` (a list of values, or a mapping label -> value).
 
-    ``name`` (the variable's name) defaults to the choice's place in the genome (``block.a.kernel``).
+    ``name`` (the variable's name) defaults to the choice's place in the genome (``block.a.kernel``). ``ordinal``
+    says whether the labels are ordered numbers (widths, depths, kernel sizes): by default a choice whose labels are all
+    numbers is ordinal and any other is categorical; ``ordinal=False`` makes a numeric choice categorical (numbers that
+    only name things). An ordinal choice lists its labels in increasing order.
     """
 
-    def __init__(self, options: Sequence[Any] | Mapping[Any, Any], name: str | None = None) -> None:
+    def __init__(self, options: Sequence[Any] | Mapping[Any, Any], name: str | None = None,
+                 ordinal: bool | None = None) -> None:
         if isinstance(options, Mapping):
             self.options = dict(options)
         elif isinstance(options, (list, tuple)):
@@ -57,56 +63,43 @@ class Choice:
             if not isinstance(label, _SCALARS):
                 raise NasbenchError(f"choice {name or ''}: option {label!r} is not a scalar; use a mapping "
                                     "label -> value for structured options")
+        numeric = all(isinstance(label, (int, float)) and not isinstance(label, bool) for label in self.options)
+        if ordinal and not numeric:
+            raise NasbenchError(f"choice {name or ''}: an ordinal choice needs numeric options, got {self.labels}")
+        self.ordinal = numeric if ordinal is None else bool(ordinal)
+        if self.ordinal:
+            self.options = dict(sorted(self.options.items(), key=lambda item: item[0]))
         self.name = name
 
     @property
     def labels(self) -> list[Any]:
-        """The option labels: the values of the flat categorical view."""
+        """The option labels: the choices of the flat view (increasing for an ordinal choice)."""
         return list(self.options)
 
+    def variable(self) -> Variable:
+        """The variable of the flat view."""
+        return Variable(tuple(self.options), self.ordinal)
+
     def __repr__(self) -> str:
-        return f"Choice({self.labels}, name={self.name!r})"
+        return f"Choice({self.labels}, name={self.name!r}, ordinal={self.ordinal})"
 
 
-class ChoiceSpace(SearchSpace):
-    """A fixed-length space: each member is ``build(choices)`` for one option of every variable.
+class RecordedChoiceSpace(ChoiceSpace):
+    """A ChoiceSpace whose members record their choices, for networks that do not show them all.
 
-    Subclasses give ``variables`` and ``build``. Members record their choices in ``meta["choices"]``; ``encode``
-    reads them back and checks that they rebuild the same network (canonical hash), so ``contains`` rejects a genome
-    that was edited by hand.
+    Some choices leave no trace in the genome (the kernel of a block beyond a stage's depth), so a member keeps its
+    choices in ``meta["choices"]``; ``encode`` reads them back and checks that they rebuild the same network
+    (canonical hash), so ``contains`` rejects a genome that was edited by hand. A member must also build and end in
+    ``num_classes`` outputs (``valid``): combinations whose shapes do not fit are redrawn.
     """
-
-    max_tries = 100
-
-    @abstractmethod
-    def variables(self) -> dict[str, list[Any]]:
-        """Name -> options of every variable."""
-
-    @abstractmethod
-    def build(self, choices: Mapping[str, Any]) -> Architecture:
-        """The network for a complete, checked set of choices."""
 
     def decode(self, choices: Choices) -> Architecture:
         """The member described by ``choices`` (a missing or unknown option raises NasbenchError)."""
-        checked = self._checked(choices)
+        checked = self.checked(choices)
         arch = self.build(checked)
         arch.meta["space"] = self.name
         arch.meta["choices"] = checked
         return arch
-
-    def _checked(self, choices: Choices) -> dict[str, Any]:
-        checked = {}
-        for key, options in self.variables().items():
-            if key not in choices:
-                raise NasbenchError(f"{self.name}: missing choice for variable {key!r}")
-            value = choices[key]
-            if value not in options:
-                raise NasbenchError(f"{self.name}: variable {key!r} must be one of {options}, got {value!r}")
-            checked[key] = value
-        unknown = sorted(set(choices) - set(checked))
-        if unknown:
-            raise NasbenchError(f"{self.name}: unknown variables {unknown}")
-        return checked
 
     def encode(self, arch: Architecture) -> dict[str, Any]:
         """The choices of a member (GenomeError if ``arch`` is not one)."""
@@ -114,7 +107,7 @@ class ChoiceSpace(SearchSpace):
         if not isinstance(choices, Mapping):
             raise GenomeError("meta.choices", f"missing: not a member of space {self.name!r}")
         try:
-            checked = self._checked(choices)
+            checked = self.checked(choices)
             rebuilt = self.build(checked)
         except NasbenchError as error:
             raise GenomeError("meta.choices", str(error)) from None
@@ -129,48 +122,8 @@ class ChoiceSpace(SearchSpace):
         except GenomeError:
             return False
 
-    def contains(self, arch: Architecture) -> bool:
-        """A valid network that the space's choices describe."""
-        try:
-            self.encode(arch)
-        except GenomeError:
-            return False
-        return self.valid(arch)
 
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        """Every variable uniformly at random, redrawn (a bounded number of times) until the network is valid."""
-        variables = self.variables()
-        for _ in range(self.max_tries):
-            choices = {key: options[int(rng.integers(len(options)))] for key, options in variables.items()}
-            arch = self.decode(choices)
-            if self.valid(arch):
-                return arch
-        raise NasbenchError(f"{self.name}: no valid member found in {self.max_tries} random draws")
-
-    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        """One variable gets another option, redrawn until the network is valid and differs from ``arch``."""
-        current = self.encode(arch)
-        parent = arch.hash()
-        variables = [(key, options) for key, options in self.variables().items() if len(options) > 1]
-        if not variables:
-            raise NasbenchError(f"{self.name}: a space with one member has no mutations")
-        for _ in range(self.max_tries):
-            key, options = variables[int(rng.integers(len(variables)))]
-            others = [option for option in options if option != current[key]]
-            value = others[int(rng.integers(len(others)))]
-            child = self.decode({**current, key: value})
-            if self.valid(child) and child.hash() != parent:
-                child.meta["parent"] = parent
-                child.meta["mutation"] = f"{key}: {current[key]!r} -> {value!r}"
-                return child
-        raise NasbenchError(f"{self.name}: no valid mutation found in {self.max_tries} tries")
-
-    def size(self) -> int:
-        """Number of encodings (the product of the option counts)."""
-        return math.prod(len(options) for options in self.variables().values())
-
-
-class GenomeSpace(ChoiceSpace):
+class GenomeSpace(RecordedChoiceSpace):
     """A genome template with choice points (see the module docstring); ``choices`` declares ``$name`` choices."""
 
     def __init__(self, template: Mapping[str, Any], choices: Mapping[str, Any] | None = None, name: str = "custom",
@@ -188,7 +141,7 @@ class GenomeSpace(ChoiceSpace):
         self.declared: dict[str, Choice] = {}
         for key, value in (choices or {}).items():
             choice = value if isinstance(value, Choice) else _declared(value, f"choices.{key}")
-            self.declared[str(key)] = Choice(choice.options, str(key))
+            self.declared[str(key)] = Choice(choice.options, str(key), choice.ordinal)
         self._choices: dict[str, Choice] = {}
         self._names: dict[int, str] = {}
         self._collect(self.template, [])
@@ -233,16 +186,16 @@ class GenomeSpace(ChoiceSpace):
             return  # the same object in several places is one variable
         name = choice.name or ".".join(p for p in path if p not in _STRUCTURE) or "choice"
         other = self._choices.get(name)
-        if other is not None and other.options != choice.options:
+        if other is not None and (other.options, other.ordinal) != (choice.options, choice.ordinal):
             raise GenomeError(".".join(path), f"choice name {name!r} is used with different options")
         self._names[id(choice)] = name
         self._choices[name] = choice
 
     # ----------------------------------------------------------------------------------------------- decoding
 
-    def variables(self) -> dict[str, list[Any]]:
+    def variables(self) -> dict[str, Variable]:
         """One variable per choice point (shared objects and ``$name`` references count once)."""
-        return {name: choice.labels for name, choice in self._choices.items()}
+        return {name: choice.variable() for name, choice in self._choices.items()}
 
     def build(self, choices: Mapping[str, Any]) -> Architecture:
         """The template with every choice point replaced by its chosen option."""
@@ -330,23 +283,38 @@ class CellSpace(GenomeSpace):
             raise GenomeError(field, error.message) from None
 
 
-def _declared(value: Any, where: str) -> Choice:
+def _declared(value: Any, where: str, ordinal: bool | None = None) -> Choice:
     if not isinstance(value, (list, Mapping)):
         raise GenomeError(where, "expected a list of options or a mapping label -> option")
     try:
-        return Choice(value)
+        return Choice(value, ordinal=ordinal)
     except NasbenchError as error:
         raise GenomeError(where, str(error).split(": ", 1)[-1]) from None
 
 
-_FILE_FIELDS = ("name", "choices", "cells", "network", "cell", "stages", "repeats", "C")
+def _with_kinds(choices: dict[str, Any], ordinal: Any) -> dict[str, Any]:
+    """The declared choices, each one named in a space file's ``ordinal`` mapping made ordinal or not as it says."""
+    if not isinstance(ordinal, dict):
+        raise GenomeError("ordinal", "expected a mapping choice name -> true or false")
+    declared = dict(choices)
+    for key, flag in ordinal.items():
+        if key not in declared:
+            raise GenomeError(f"ordinal.{key}", f"not a declared choice (choices: {', '.join(map(str, choices))})")
+        if not isinstance(flag, bool):
+            raise GenomeError(f"ordinal.{key}", f"expected true or false, got {flag!r}")
+        declared[key] = _declared(declared[key], f"ordinal.{key}", flag)
+    return declared
+
+
+_FILE_FIELDS = ("name", "choices", "ordinal", "cells", "network", "cell", "stages", "repeats", "C")
 
 
 def load_space_file(path: Path, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10) -> GenomeSpace:
     """A space from a YAML file; errors name the offending field.
 
     The file holds a genome with choices (``network``, ``cells``) or a cell space (``cell``, with ``stages``,
-    ``repeats``, ``C``); ``choices`` declares the ``$name`` choices and ``name`` names the space.
+    ``repeats``, ``C``); ``choices`` declares the ``$name`` choices, ``ordinal`` (choice name -> true/false) overrides
+    whether one is ordinal (by default: when its options are all numbers) and ``name`` names the space.
     """
     path = Path(path)
     if not path.is_file():
@@ -368,6 +336,7 @@ def load_space_file(path: Path, input_shape: Sequence[int] = (3, 32, 32), num_cl
     choices = data.get("choices") or {}
     if not isinstance(choices, dict):
         raise GenomeError("choices", "expected a mapping name -> options")
+    choices = _with_kinds(choices, data.get("ordinal") or {})
     if "cell" in data:
         for key in ("cells", "network"):
             if key in data:

@@ -9,30 +9,34 @@ valid network); sampling draws them independently.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 from nasbench.architecture import Architecture
-from nasbench.errors import GenomeError, NasbenchError
-from search_spaces.base import Choices, SearchSpace
-from search_spaces.cell_networks import cell_network, read_genotype
+from nasbench.errors import NasbenchError
+from search_spaces.base import ChoiceSpace, Variable
+from search_spaces.cell_networks import cell_network, op_node, read_genotype, reduction_layers
 from search_spaces.genotypes import DARTS_V1, DARTS_V2, CellGenotype, Genotype
 from search_spaces.registry import register_space
+from search_spaces.supernet import MixedOp, Supernet, _search_op
 
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
              "dil_conv_5x5")
 CELL_TYPES = ("normal", "reduce")
+_STEPS = 4  # DARTS intermediate nodes per cell (in the supernet)
 
 
-class CellPairSpace(SearchSpace):
+class CellPairSpace(ChoiceSpace):
     """Normal + reduction cells of ``blocks`` blocks over ``ops`` in DARTS's CIFAR network of ``layers`` cells.
 
     Flat view per cell and block k: ``<cell>_<k>_in0``/``in1`` (a state 0..k+1), ``<cell>_<k>_op0``/``op1`` and, where
-    ``combines`` offers several, ``<cell>_<k>_combine``. ``C`` and ``layers`` default to DARTS's search network
-    (16 and 8); DARTS evaluates its cells at C=36, 20 cells.
+    ``combines`` offers several, ``<cell>_<k>_combine``. Sampling draws every choice uniformly, as NASNet's controller
+    does; a mutation changes one hidden-state, op or combination choice (AmoebaNet's mutations). ``C`` and ``layers``
+    default to DARTS's search network (16 and 8); DARTS evaluates its cells at C=36, 20 cells.
     """
 
     ops: tuple[str, ...] = ()
@@ -77,23 +81,17 @@ class CellPairSpace(SearchSpace):
         """The cells of a member."""
         return read_genotype(arch)
 
-    def variables(self) -> dict[str, list[Any]]:
-        """Inputs, ops (and combinations) of every block of both cells."""
-        variables: dict[str, list[Any]] = {}
+    def variables(self) -> dict[str, Variable]:
+        """Inputs, ops (and combinations) of every block of both cells, all categorical."""
+        variables: dict[str, Variable] = {}
         for cell_type in CELL_TYPES:
             for k in range(self.blocks):
                 prefix = f"{cell_type}_{k}"
-                variables[f"{prefix}_in0"] = list(range(k + 2))
-                variables[f"{prefix}_in1"] = list(range(k + 2))
-                variables[f"{prefix}_op0"] = list(self.ops)
-                variables[f"{prefix}_op1"] = list(self.ops)
+                variables[f"{prefix}_in0"] = variables[f"{prefix}_in1"] = Variable(tuple(range(k + 2)))
+                variables[f"{prefix}_op0"] = variables[f"{prefix}_op1"] = Variable(self.ops)
                 if len(self.combines) > 1:
-                    variables[f"{prefix}_combine"] = list(self.combines)
+                    variables[f"{prefix}_combine"] = Variable(self.combines)
         return variables
-
-    def size(self) -> int:
-        """Number of distinct flat encodings (product of the choice counts)."""
-        return int(np.prod([len(v) for v in self.variables().values()], dtype=object))
 
     def encode(self, arch: Architecture) -> dict[str, Any]:
         """The flat choices of a member."""
@@ -112,12 +110,8 @@ class CellPairSpace(SearchSpace):
                     choices[f"{prefix}_combine"] = cell.combines()[k]
         return choices
 
-    def decode(self, choices: Choices) -> Architecture:
-        """The member of the flat choices; a missing or invalid choice raises NasbenchError."""
-        variables = self.variables()
-        for key, options in variables.items():
-            if choices.get(key) not in options:
-                raise NasbenchError(f"{self.name}: variable {key} must be one of {options}, got {choices.get(key)!r}")
+    def build(self, choices: Mapping[str, Any]) -> Architecture:
+        """The member of the flat choices."""
         cells = {}
         for cell_type in CELL_TYPES:
             ops, combine = [], []
@@ -127,34 +121,6 @@ class CellPairSpace(SearchSpace):
                 combine.append(choices.get(f"{prefix}_combine", "add"))
             cells[cell_type] = CellGenotype(tuple(ops), (), tuple(combine))
         return self.network(Genotype(**cells))
-
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        """Every block's two inputs, two ops (and combination) drawn uniformly, as NASNet's controller samples."""
-        return self.decode({key: options[int(rng.integers(len(options)))]
-                            for key, options in self.variables().items()})
-
-    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        """One hidden-state, op (or combination) choice changes (AmoebaNet's mutations); the network must change."""
-        choices = self.encode(arch)
-        variables = self.variables()
-        keys = list(variables)
-        parent = arch.hash()
-        while True:
-            key = keys[int(rng.integers(len(keys)))]
-            others = [v for v in variables[key] if v != choices[key]]
-            if not others:
-                continue
-            child = self.decode({**choices, key: others[int(rng.integers(len(others)))]})
-            if child.hash() != parent:
-                return child
-
-    def contains(self, arch: Architecture) -> bool:
-        """Whether ``arch`` is this space's network (C, layers, classes, input) over cells of the space."""
-        try:
-            expected = self.network(self.genotype(arch))
-            return tuple(arch.input_shape) == self.input_shape and expected.hash() == arch.hash()
-        except (GenomeError, NasbenchError):
-            return False
 
     def seeds(self) -> list[Architecture]:
         """The published cells that fit the space."""
@@ -171,13 +137,87 @@ def _plain(genotype: Genotype) -> dict[str, Any]:
 class DartsSpace(CellPairSpace):
     """DARTS: 4 nodes per cell, 2 inputs each, 7 ops (``none`` lives only in the supernet), concat of the 4 nodes."""
 
-    name = "darts"
     ops = DARTS_OPS[1:]
     blocks = 4
     published = {"darts_v1": DARTS_V1, "darts_v2": DARTS_V2}
 
     def supernet(self, C: int, layers: int) -> nn.Module:  # noqa: N803
         """DARTS's search network: a softmax-weighted mix of the 8 ops on every edge of both cells."""
-        from search_spaces.supernet import DartsSupernet
-
         return DartsSupernet(C, layers, self.num_classes, in_channels=self.input_shape[0], space=self)
+
+
+class _DartsCell(nn.Module):
+    def __init__(self, c_pp: int, c_p: int, C: int, reduction: bool, reduction_prev: bool,  # noqa: N803
+                 ops: Sequence[str]) -> None:
+        super().__init__()
+        self.pre0 = _search_op("fact_reduce", {"out": C, "stride": 2 if reduction_prev else 1}, c_pp)
+        self.pre1 = _search_op("fact_reduce", {"out": C, "stride": 1}, c_p)
+        self.edges = nn.ModuleList()
+        for i in range(_STEPS):
+            for j in range(2 + i):
+                specs = [op_node(name, strided=reduction and j < 2) for name in ops]
+                self.edges.append(MixedOp([_search_op(op, args, C) for op, args in specs]))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        states = [self.pre0(s0), self.pre1(s1)]
+        offset = 0
+        for _ in range(_STEPS):
+            states.append(sum(self.edges[offset + j](h, weights[offset + j]) for j, h in enumerate(states)))
+            offset += len(states) - 1
+        return torch.cat(states[-_STEPS:], dim=1)
+
+
+class DartsSupernet(Supernet):
+    """DARTS's search network (model_search.Network): ``layers`` mixed cells, reductions at 1/3 and 2/3 of depth."""
+
+    def __init__(self, C: int, layers: int, num_classes: int, in_channels: int = 3,  # noqa: N803
+                 space: DartsSpace | None = None, stem_multiplier: int = 3) -> None:
+        super().__init__()
+        self.ops = DARTS_OPS
+        self.space = space or DartsSpace(num_classes=num_classes)
+        c_curr = stem_multiplier * C
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr))
+        c_pp, c_p, width = c_curr, c_curr, C
+        self.cells = nn.ModuleList()
+        self.reductions = reduction_layers(layers)
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in self.reductions
+            width = width * 2 if reduction else width
+            self.cells.append(_DartsCell(c_pp, c_p, width, reduction, reduction_prev, self.ops))
+            reduction_prev = reduction
+            c_pp, c_p = c_p, _STEPS * width
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        self.classifier = nn.Linear(c_p, num_classes)
+        edges = sum(2 + i for i in range(_STEPS))
+        self.alphas_normal = nn.Parameter(1e-3 * torch.randn(edges, len(self.ops)))
+        self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(edges, len(self.ops)))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """[alphas_normal, alphas_reduce], each (14 edges, 8 ops)."""
+        return [self.alphas_normal, self.alphas_reduce]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the mixed network."""
+        s0 = s1 = self.stem(x)
+        normal, reduce = F.softmax(self.alphas_normal, dim=-1), F.softmax(self.alphas_reduce, dim=-1)
+        for i, cell in enumerate(self.cells):
+            s0, s1 = s1, cell(s0, s1, reduce if i in self.reductions else normal)
+        return self.classifier(self.pool(s1))
+
+    def genotype(self) -> Architecture:
+        """DARTS's derivation: per node the 2 strongest incoming edges, each with its strongest non-none op."""
+        cells = [self._parse(F.softmax(alpha.detach(), dim=-1)) for alpha in self.arch_parameters()]
+        return self.space.network(Genotype(*cells), name="darts_derived")
+
+    def _parse(self, weights: torch.Tensor) -> CellGenotype:
+        none = self.ops.index("none")
+        genes: list[tuple[str, int]] = []
+        offset = 0
+        for i in range(_STEPS):
+            rows = weights[offset:offset + 2 + i].clone()
+            rows[:, none] = -1.0
+            strongest = sorted(range(2 + i), key=lambda j: -float(rows[j].max()))[:2]
+            genes += [(self.ops[int(rows[j].argmax())], j) for j in strongest]
+            offset += 2 + i
+        return CellGenotype(tuple(genes), tuple(range(2, 2 + _STEPS)))

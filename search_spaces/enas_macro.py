@@ -19,8 +19,10 @@ from torch.nn import functional as F
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT, Cell
 from nasbench.errors import NasbenchError
+from nasbench.ops import get_op
 from nasbench.ops.layers import FactorizedReduce
-from search_spaces.custom import ChoiceSpace
+from search_spaces.base import Variable
+from search_spaces.custom import RecordedChoiceSpace
 from search_spaces.registry import register_space
 from search_spaces.supernet import MixedOp, Supernet, _search_op, genome_module
 
@@ -32,7 +34,11 @@ OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "max_pool_3x3": ("max_pool", {"kernel": 3}),
     "avg_pool_3x3": ("avg_pool", {"kernel": 3}),
 }
-POOLING_OPS = ("max_pool", "avg_pool")
+
+
+def _layer_args(op: str, args: Mapping[str, Any], width: int) -> dict[str, Any]:
+    # The pools keep their input's width and take no ``out``; the convs are set to the layer's width.
+    return {"out": width, **args} if "out" in get_op(op).args else dict(args)
 
 
 def op_variable(layer: int) -> str:
@@ -46,13 +52,11 @@ def skip_variable(layer: int, earlier: int) -> str:
 
 
 @register_space("enas-macro")
-class EnasMacroSpace(ChoiceSpace):
+class EnasMacroSpace(RecordedChoiceSpace):
     """ENAS macro space: per layer one of 6 ops and a skip mask over the earlier layers (``layers`` = 12 as in ENAS).
 
     ``C`` is the width of the first layers (doubled at each of the two reductions).
     """
-
-    name = "enas-macro"
 
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10, layers: int = 12,
                  C: int = 16) -> None:  # noqa: N803 - the papers' name for the width
@@ -63,13 +67,13 @@ class EnasMacroSpace(ChoiceSpace):
         distance = self.layers // 3
         self.pool_layers = (distance - 1, 2 * distance - 1)
 
-    def variables(self) -> dict[str, list[Any]]:
-        """In ENAS's sampling order: each layer's op, then its skip bits over the earlier layers."""
-        variables: dict[str, list[Any]] = {}
+    def variables(self) -> dict[str, Variable]:
+        """In ENAS's sampling order: each layer's op, then its skip bits over the earlier layers (all categorical)."""
+        variables: dict[str, Variable] = {}
         for layer in range(self.layers):
-            variables[op_variable(layer)] = list(OPS)
+            variables[op_variable(layer)] = Variable(tuple(OPS))
             for earlier in range(layer):
-                variables[skip_variable(layer, earlier)] = [0, 1]
+                variables[skip_variable(layer, earlier)] = Variable((0, 1))
         return variables
 
     def build(self, choices: Mapping[str, Any]) -> Architecture:
@@ -80,8 +84,7 @@ class EnasMacroSpace(ChoiceSpace):
         outputs: list[str] = []  # the output of every layer, at the current resolution
         for layer in range(self.layers):
             op, args = OPS[choices[op_variable(layer)]]
-            node_args = dict(args) if op in POOLING_OPS else {"out": width, **args}
-            main = net.add(f"layer{layer}", op, inputs=[previous], args=node_args)
+            main = net.add(f"layer{layer}", op, inputs=[previous], args=_layer_args(op, args, width))
             skips = [outputs[j] for j in range(layer) if choices[skip_variable(layer, j)]]
             if skips:
                 main = net.add(f"layer{layer}_join", "conv_bn_relu", inputs=[main, *skips], merge="concat",
@@ -123,7 +126,7 @@ class EnasMacroSupernet(Supernet):
         self.reduce = nn.ModuleDict()
         width = C
         for layer in range(count):
-            self.mixed.append(MixedOp([_search_op(op, args if op in POOLING_OPS else {"out": width, **args}, width)
+            self.mixed.append(MixedOp([_search_op(op, _layer_args(op, args, width), width)
                                        for op, args in OPS.values()]))
             self.joins.append(genome_module("conv_bn_relu", {"out": width, "kernel": 1, "affine": False},
                                             width * (layer + 1), width) if layer else nn.Identity())

@@ -16,7 +16,8 @@ from typing import Any
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT, Cell
 from nasbench.errors import NasbenchError
-from search_spaces.custom import ChoiceSpace
+from search_spaces.base import Variable
+from search_spaces.custom import RecordedChoiceSpace
 from search_spaces.registry import register_space
 from search_spaces.zoo.networks.mobilenet import make_divisible, reduction_strides
 
@@ -40,13 +41,11 @@ def _mbconv(residual: bool) -> Cell:
 
 
 @register_space("mobilenet")
-class MobileNetSpace(ChoiceSpace):
+class MobileNetSpace(RecordedChoiceSpace):
     """MBConv stages: per stage depth and width, per block kernel 3/5/7 and expansion 3/6 (ProxylessNAS / OFA).
 
     ``width_mult`` scales every width (the stage width choices are 0.75, 1 and 1.25 times the base).
     """
-
-    name = "mobilenet"
 
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10,
                  width_mult: float = 1.0) -> None:
@@ -57,18 +56,18 @@ class MobileNetSpace(ChoiceSpace):
         self.widths = [list(dict.fromkeys(make_divisible(base * f * self.width_mult) for f in WIDTH_FACTORS))
                        for base, _ in STAGES]
 
-    def variables(self) -> dict[str, list[Any]]:
+    def variables(self) -> dict[str, Variable]:
         """Per stage ``stage{i}_depth`` and ``stage{i}_width``, per block ``stage{i}_block{j}_kernel``/``_expand``.
 
-        Blocks beyond a stage's chosen depth are unused, so several encodings describe one network.
+        All are ordinal. Blocks beyond a stage's chosen depth are unused, so several encodings describe one network.
         """
-        variables: dict[str, list[Any]] = {}
+        variables: dict[str, Variable] = {}
         for i in range(len(STAGES)):
-            variables[f"stage{i}_depth"] = list(DEPTHS)
-            variables[f"stage{i}_width"] = list(self.widths[i])
+            variables[f"stage{i}_depth"] = Variable(DEPTHS, ordinal=True)
+            variables[f"stage{i}_width"] = Variable(tuple(self.widths[i]), ordinal=True)
             for j in range(max(DEPTHS)):
-                variables[f"stage{i}_block{j}_kernel"] = list(KERNELS)
-                variables[f"stage{i}_block{j}_expand"] = list(EXPANSIONS)
+                variables[f"stage{i}_block{j}_kernel"] = Variable(KERNELS, ordinal=True)
+                variables[f"stage{i}_block{j}_expand"] = Variable(EXPANSIONS, ordinal=True)
         return variables
 
     def build(self, choices: Mapping[str, Any]) -> Architecture:

@@ -22,7 +22,6 @@ NASNET_OPS = ("skip_connect", "conv_3x1_1x3", "conv_7x1_1x7", "dil_conv_3x3", "a
 class NasnetSpace(CellPairSpace):
     """NASNet: 5 blocks per cell, 13 ops, add or concat, unused blocks concatenated (DARTS's CIFAR network)."""
 
-    name = "nasnet"
     ops = NASNET_OPS
     blocks = 5
     combines = ("add", "concat")

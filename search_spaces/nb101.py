@@ -18,7 +18,7 @@ same genome and the same canonical hash. The network is the benchmark's: a 3x3 c
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,8 @@ import numpy as np
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
 from nasbench.errors import GenomeError, NasbenchError
-from search_spaces.base import Choices, SearchSpace
+from nasbench.ops import get_op
+from search_spaces.base import ChoiceSpace, Variable
 from search_spaces.registry import register_space
 
 OPS = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
@@ -146,7 +147,7 @@ def cell_template(spec: Spec) -> Cell:
         if m[0][t]:
             sources.append(cell.add(f"proj{t}", "conv_bn_relu", inputs=["x"], args={"out": channels[t], "kernel": 1}))
         op, args = _GENOME_OPS[spec.ops[t - 1]]
-        args = dict(args) if op == "max_pool" else {**args, "out": channels[t]}
+        args = {**args, "out": channels[t]} if "out" in get_op(op).args else dict(args)
         cell.add(f"v{t}", op, inputs=sources, args=args, merge="add" if len(sources) > 1 else None)
     feeding = [f"v{v}" for v in range(1, n - 1) if m[v][n - 1]]
     if not feeding:
@@ -246,16 +247,15 @@ def _embed(spec: Spec) -> dict[str, Any]:
 
 
 @register_space("nb101")
-class NB101Space(SearchSpace):
+class NB101Space(ChoiceSpace):
     """NAS-Bench-101: one cell (<= 7 vertices, <= 9 edges, 3 ops) in the benchmark's 3 x 3-cell network.
 
     Flat view: the 21 upper-triangular edge bits ``edge_i_j`` and the ops ``op_1`` .. ``op_5`` of the interior
-    vertices. An encoding whose output is unreachable or that has more than 9 edges is not a cell: ``decode`` raises
-    NasbenchError for it (strategies sampling the flat view reject it, as the benchmark's own samplers do). ``C`` is
-    the stem width (128), ``stacks`` and ``cells_per_stack`` the skeleton (3 and 3).
+    vertices, all categorical. An encoding whose output is unreachable or that has more than 9 edges is not a cell:
+    ``decode`` raises NasbenchError for it, and sampling redraws it (the benchmark's random sampling). A member's
+    encoding is its canonical cell, so a mutant may re-encode far from its parent's encoding. ``C`` is the stem width
+    (128), ``stacks`` and ``cells_per_stack`` the skeleton (3 and 3).
     """
-
-    name = "nb101"
 
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10, C: int = 128,  # noqa: N803
                  stacks: int = 3, cells_per_stack: int = 3) -> None:
@@ -270,91 +270,46 @@ class NB101Space(SearchSpace):
                        self.cells_per_stack)
 
     def spec(self, arch: Architecture) -> Spec:
-        """The (pruned, canonical) cell of a member."""
+        """The (pruned, canonical) cell of a member; GenomeError or NasbenchError for another network."""
         if CELL not in arch.cells:
             raise GenomeError("cells", f"not a NAS-Bench-101 network (no cell {CELL!r})")
-        return read_template(arch.cells[CELL])
+        spec = read_template(arch.cells[CELL])
+        _check_shape(spec.matrix, spec.ops)
+        return spec
 
     def size(self) -> int:
         """423,624: the benchmark's count of cells after removing isomorphic duplicates."""
         return 423_624
 
-    def variables(self) -> dict[str, list[Any]]:
+    def variables(self) -> dict[str, Variable]:
         """21 edge bits and 5 vertex ops."""
-        variables: dict[str, list[Any]] = {variable_name(i, j): [0, 1] for i, j in _EDGES}
-        variables.update({f"op_{v}": list(OPS) for v in range(1, MAX_VERTICES - 1)})
+        variables = {variable_name(i, j): Variable((0, 1)) for i, j in _EDGES}
+        variables.update({f"op_{v}": Variable(OPS) for v in range(1, MAX_VERTICES - 1)})
         return variables
 
     def encode(self, arch: Architecture) -> dict[str, Any]:
         """The flat choices of a member (its canonical cell in the first vertices)."""
         return _embed(self.spec(arch))
 
-    def decode(self, choices: Choices) -> Architecture:
-        """The member of the flat choices; NasbenchError for a bad choice or an invalid cell."""
-        for key, options in self.variables().items():
-            if choices.get(key) not in options:
-                raise NasbenchError(f"nb101: variable {key} must be one of {options}, got {choices.get(key)!r}")
+    def build(self, choices: Mapping[str, Any]) -> Architecture:
+        """The member of the flat choices; NasbenchError for an invalid cell."""
         matrix = [[0] * MAX_VERTICES for _ in range(MAX_VERTICES)]
         for i, j in _EDGES:
             matrix[i][j] = int(choices[variable_name(i, j)])
         return self.from_spec(matrix, [choices[f"op_{v}"] for v in range(1, MAX_VERTICES - 1)])
 
-    def _try_decode(self, choices: Choices) -> Architecture | None:
-        try:
-            return self.decode(choices)
-        except NasbenchError:
-            return None
-
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        """A uniform random matrix and ops, redrawn until the cell is valid (the benchmark's random sampling)."""
-        variables = self.variables()
-        while True:
-            arch = self._try_decode({k: v[int(rng.integers(len(v)))] for k, v in variables.items()})
-            if arch is not None:
-                return arch
-
     def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        """One edge flips or one vertex op changes, redrawn until the result is a valid, different cell.
+        """One edge flips or one vertex op changes (``ChoiceSpace.mutate``), except from the input -> output cell.
 
-        Some cells have no valid, different neighbour (input -> output alone: any single edge only adds a dangling
-        vertex); after every 50 failed draws one more variable changes at once.
+        No single change turns that cell into another valid one (an added edge only adds a dangling vertex, dropping
+        the edge leaves the output unreachable), so it grows a vertex with a random op on a second input -> output
+        path instead.
         """
-        parent_choices = self.encode(arch)
-        variables = self.variables()
-        keys = list(variables)
-        parent = arch.hash()
-        attempt = 0
-        while True:
-            choices = dict(parent_choices)
-            for key in rng.choice(keys, size=min(len(keys), 1 + attempt // 50), replace=False):
-                others = [v for v in variables[key] if v != parent_choices[key]]
-                choices[key] = others[int(rng.integers(len(others)))]
-            child = self._try_decode(choices)
-            if child is not None and child.hash() != parent:
-                return child
-            attempt += 1
-
-    def neighbors(self, arch: Architecture) -> Iterable[Architecture]:
-        """Every valid, distinct cell one edge flip or op change away."""
-        current = self.encode(arch)
-        seen = {arch.hash()}
-        for key, options in self.variables().items():
-            for option in options:
-                if option == current[key]:
-                    continue
-                child = self._try_decode({**current, key: option})
-                if child is not None and child.hash() not in seen:
-                    seen.add(child.hash())
-                    yield child
-
-    def contains(self, arch: Architecture) -> bool:
-        """Whether ``arch`` is the benchmark network (at this space's widths, depth and classes) of a valid cell."""
-        try:
-            spec = self.spec(arch)
-            expected = self.from_spec(spec.matrix, spec.ops)
-            return tuple(arch.input_shape) == self.input_shape and arch.hash() == expected.hash()
-        except (GenomeError, NasbenchError):
-            return False
+        if self.spec(arch).vertices > 2:
+            return super().mutate(arch, rng)
+        op = OPS[int(rng.integers(len(OPS)))]
+        child = self.from_spec(((0, 1, 1), (0, 0, 1), (0, 0, 0)), (op,))
+        return self.as_mutant(child, arch.hash(), f"new vertex {op} on a path input -> output")
 
     def seeds(self) -> list[Architecture]:
         """The Inception-like cell of the benchmark's README (1x1, 3x3, two 3x3 in series, 3x3 max-pool branches)."""

@@ -16,17 +16,19 @@ layer.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
 from nasbench.errors import GenomeError, NasbenchError
-from search_spaces.base import Choices, SearchSpace
+from search_spaces.base import ChoiceSpace, Variable
 from search_spaces.registry import register_space
+from search_spaces.supernet import MixedOp, Supernet, _search_op, genome_module
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NODES = 4
@@ -170,13 +172,13 @@ def network(ops: dict[tuple[int, int], str], input_shape: Sequence[int], num_cla
 
 
 @register_space("nb201")
-class NB201Space(SearchSpace):
+class NB201Space(ChoiceSpace):
     """NAS-Bench-201: one cell of 6 edges with 5 ops each, in the benchmark's 3-stage network.
 
-    ``C`` (stem width) and ``N`` (cells per stage) default to the benchmark's 16 and 5.
+    ``C`` (stem width) and ``N`` (cells per stage) default to the benchmark's 16 and 5. Sampling draws every edge's op
+    uniformly; a mutation gives one edge, drawn uniformly, another op, drawn uniformly (the benchmark's REA mutation),
+    redrawn until the network itself changes.
     """
-
-    name = "nb201"
 
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10, C: int = 16,  # noqa: N803
                  N: int = 5) -> None:  # noqa: N803
@@ -203,56 +205,18 @@ class NB201Space(SearchSpace):
         for choice in itertools.product(OPS, repeat=len(EDGES)):
             yield format_string(dict(zip(EDGES, choice)))
 
-    def size(self) -> int:
-        """5 ** 6 = 15,625 cells."""
-        return len(OPS) ** len(EDGES)
-
-    def variables(self) -> dict[str, list[Any]]:
+    def variables(self) -> dict[str, Variable]:
         """One categorical variable per edge, in the string's order, over the 5 ops."""
-        return {variable_name(i, j): list(OPS) for i, j in EDGES}
+        return {variable_name(i, j): Variable(OPS) for i, j in EDGES}
 
     def encode(self, arch: Architecture) -> dict[str, Any]:
         """Edge variable -> op name."""
         ops = parse_string(self.to_string(arch))
         return {variable_name(i, j): ops[(i, j)] for i, j in EDGES}
 
-    def decode(self, choices: Choices) -> Architecture:
-        """The network whose edges carry ``choices``; a missing or unknown choice raises NasbenchError."""
-        ops = {}
-        for i, j in EDGES:
-            key = variable_name(i, j)
-            if choices.get(key) not in OPS:
-                raise NasbenchError(f"nb201: variable {key} must be one of {', '.join(OPS)}, got {choices.get(key)!r}")
-            ops[(i, j)] = choices[key]
-        return self._build(ops)
-
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        """Every edge op uniformly at random."""
-        return self._build({edge: OPS[int(rng.integers(len(OPS)))] for edge in EDGES})
-
-    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        """One edge gets another op (NAS-Bench-201's REA mutation), redrawn until the network itself changes."""
-        ops = parse_string(self.to_string(arch))
-        parent = arch.hash()
-        for _ in range(64):
-            child = dict(ops)
-            edge = EDGES[int(rng.integers(len(EDGES)))]
-            child[edge] = [op for op in OPS if op != ops[edge]][int(rng.integers(len(OPS) - 1))]
-            mutant = self._build(child)
-            if mutant.hash() != parent:
-                return mutant
-        # Edge 0 -> 3 always reaches the output, so changing it always changes the network.
-        child = dict(ops)
-        child[(0, 3)] = "nor_conv_3x3" if ops[(0, 3)] != "nor_conv_3x3" else "nor_conv_1x1"
-        return self._build(child)
-
-    def contains(self, arch: Architecture) -> bool:
-        """Whether ``arch`` is the benchmark network (at this space's C, N and classes) of some cell."""
-        try:
-            expected = self.from_string(self.to_string(arch))
-            return tuple(arch.input_shape) == self.input_shape and arch.hash() == expected.hash()
-        except (GenomeError, NasbenchError):
-            return False
+    def build(self, choices: Mapping[str, Any]) -> Architecture:
+        """The network whose edges carry ``choices``."""
+        return self._build({(i, j): choices[variable_name(i, j)] for i, j in EDGES})
 
     def seeds(self) -> list[Architecture]:
         """The ResNet-like cell (two 3x3 convs with a skip connection around them)."""
@@ -262,6 +226,72 @@ class NB201Space(SearchSpace):
 
     def supernet(self, C: int, layers: int) -> nn.Module:  # noqa: N803
         """The DARTS-style one-shot network over this cell (``layers`` cells per stage)."""
-        from search_spaces.supernet import NB201Supernet
-
         return NB201Supernet(C, layers, self.num_classes, in_channels=self.input_shape[0], space=self)
+
+
+class _NB201Cell(nn.Module):
+    def __init__(self, C: int) -> None:  # noqa: N803
+        super().__init__()
+        self.edges = nn.ModuleList()
+        for _edge in EDGES:
+            candidates = [_search_op(*(("none", {}) if name == "none" else GENOME_OPS[name]), C)
+                          for name in OPS]
+            self.edges.append(MixedOp(candidates))
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for j in range(1, NODES):
+            nodes.append(sum(self.edges[e](nodes[i], weights[e]) for e, (i, jj) in enumerate(EDGES) if jj == j))
+        return nodes[-1]
+
+
+class _ResidualReduction(nn.Module):
+    # NAS-Bench-201's ResNetBasicblock between stages.
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = genome_module("relu_conv_bn", {"out": c_out, "stride": 2}, c_in, c_out)
+        self.conv_b = genome_module("relu_conv_bn", {"out": c_out}, c_out, c_out)
+        self.shortcut = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(c_in, c_out, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv_b(self.conv_a(x)) + self.shortcut(x)
+
+
+class NB201Supernet(Supernet):
+    """NAS-Bench-201's search network: stem, 3 stages of N mixed cells, residual reductions, BN-ReLU, GAP, linear."""
+
+    def __init__(self, C: int, N: int, num_classes: int, in_channels: int = 3,  # noqa: N803
+                 space: NB201Space | None = None) -> None:
+        super().__init__()
+        self.space = space or NB201Space(num_classes=num_classes)
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.stages = nn.ModuleList()
+        width = C
+        for stage in range(3):
+            blocks: list[nn.Module] = []
+            if stage:
+                blocks.append(_ResidualReduction(width, width * 2))
+                width *= 2
+            blocks += [_NB201Cell(width) for _ in range(N)]
+            self.stages.append(nn.ModuleList(blocks))
+        self.head = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
+        self.classifier = nn.Linear(width, num_classes)
+        self.alpha = nn.Parameter(1e-3 * torch.randn(len(EDGES), len(OPS)))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """[alpha] of shape (6 edges, 5 ops)."""
+        return [self.alpha]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the mixed network."""
+        weights = F.softmax(self.alpha, dim=-1)
+        x = self.stem(x)
+        for stage in self.stages:
+            for block in stage:
+                x = block(x, weights) if isinstance(block, _NB201Cell) else block(x)
+        return self.classifier(self.head(x))
+
+    def genotype(self) -> Architecture:
+        """The strongest op on every edge (NAS-Bench-201's derivation, ``none`` included)."""
+        best = self.alpha.detach().argmax(dim=-1).tolist()
+        return self.space.decode({variable_name(i, j): OPS[k] for (i, j), k in zip(EDGES, best)})

@@ -6,18 +6,16 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
-from search_spaces.base import SearchSpace
+from search_spaces.base import ChoiceSpace, Variable
 from workers.base import Evaluator, Result
 
 WIDTHS = [2, 3, 4, 5]
 
 
-class ToySpace(SearchSpace):
-    """``layers`` stacked 1x1 convs whose widths are the variables: 4 ** layers members."""
+class ToySpace(ChoiceSpace):
+    """``layers`` stacked 1x1 convs whose widths are the (ordinal) variables: 4 ** layers members."""
 
     name = "toy"
 
@@ -25,10 +23,10 @@ class ToySpace(SearchSpace):
         super().__init__(input_shape, num_classes)
         self.layers = layers
 
-    def variables(self) -> dict[str, list[Any]]:
-        return {f"w{i}": list(WIDTHS) for i in range(self.layers)}
+    def variables(self) -> dict[str, Variable]:
+        return {f"w{i}": Variable(tuple(WIDTHS), ordinal=True) for i in range(self.layers)}
 
-    def decode(self, choices: Mapping[str, Any]) -> Architecture:
+    def build(self, choices: Mapping[str, Any]) -> Architecture:
         net = Cell(inputs=["input"], output="fc")
         previous = "input"
         for i in range(self.layers):
@@ -40,18 +38,6 @@ class ToySpace(SearchSpace):
 
     def encode(self, arch: Architecture) -> dict[str, Any]:
         return {f"w{i}": arch.network.node(f"c{i}")["args"]["out"] for i in range(self.layers)}
-
-    def sample(self, rng: np.random.Generator) -> Architecture:
-        return self.decode({key: WIDTHS[int(rng.integers(len(WIDTHS)))] for key in self.variables()})
-
-    def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
-        choices = self.encode(arch)
-        key = f"w{int(rng.integers(self.layers))}"
-        choices[key] = [w for w in WIDTHS if w != choices[key]][int(rng.integers(len(WIDTHS) - 1))]
-        return self.decode(choices)
-
-    def contains(self, arch: Architecture) -> bool:
-        return arch.hash() == self.decode(self.encode(arch)).hash()
 
     def seeds(self) -> list[Architecture]:
         small = self.decode({key: 2 for key in self.variables()})
@@ -70,9 +56,8 @@ def toy_score(arch: Architecture) -> float:
 class ToyEvaluator(Evaluator):
     """Scores by ``toy_score``; architectures whose first two layers are both 4 wide raise, ``delay`` seconds each."""
 
-    name = "toy"
-    objective = "score"
-    direction = "maximize"
+    metrics = ("score", "double")
+    objectives = "score:max"
     input_shape = (1, 4, 4)
     num_classes = 3
 

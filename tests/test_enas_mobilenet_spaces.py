@@ -70,7 +70,7 @@ def test_enas_macro_supernet_trains_and_derives_a_member() -> None:
 def test_mobilenet_blocks_follow_the_choices() -> None:
     space = MobileNetSpace(SHAPE, 10, width_mult=0.5)
     variables = space.variables()
-    choices = {key: options[0] for key, options in variables.items()}
+    choices = {key: variable.choices[0] for key, variable in variables.items()}
     choices.update({"stage1_depth": 4, "stage1_block2_kernel": 7, "stage1_block2_expand": 6})
     arch = space.decode(choices)
     block = arch.network.node("stage1_block2")

@@ -9,7 +9,7 @@ import torch
 import nasbench
 import search_spaces
 from nasbench.errors import NasbenchError
-from search_spaces import nb101
+from search_spaces import Variable, nb101
 
 INCEPTION_MATRIX, INCEPTION_OPS = nb101.INCEPTION_LIKE
 
@@ -115,8 +115,17 @@ def test_encoding_round_trip_and_neighbours(space: nb101.NB101Space) -> None:
 
 def test_mutation_leaves_the_trivial_cell(space: nb101.NB101Space) -> None:
     trivial = space.from_spec(((0, 1), (0, 0)), ())
+    assert not list(space.neighbors(trivial))  # no single change gives another valid cell
     child = space.mutate(trivial, np.random.default_rng(0))
     assert space.contains(child) and child.hash() != trivial.hash()
+    assert space.spec(child).vertices == 3 and child.meta["parent"] == trivial.hash()
+
+
+def test_variables_are_categorical_and_sampling_is_seeded(space: nb101.NB101Space) -> None:
+    variables = space.variables()
+    assert variables["edge_0_6"] == Variable((0, 1)) and variables["op_3"] == Variable(nb101.OPS)
+    first = [space.sample(np.random.default_rng(seed)).hash() for seed in range(4)]
+    assert first == [space.sample(np.random.default_rng(seed)).hash() for seed in range(4)]
 
 
 def test_seed_builds_and_contains(space: nb101.NB101Space) -> None:

@@ -10,7 +10,7 @@ import nasbench
 import search_spaces
 from nasbench.app import load
 from nasbench.errors import NasbenchError
-from search_spaces import nb201
+from search_spaces import Variable, nb201
 from workers.table import default_table_path, load_table
 
 ALL_CONV = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"
@@ -98,7 +98,7 @@ def test_isomorphic_and_dead_edge_cells_hash_equal(space: nb201.NB201Space) -> N
 
 def test_encoding_and_mutation(space: nb201.NB201Space) -> None:
     variables = space.variables()
-    assert len(variables) == 6 and all(v == list(nb201.OPS) for v in variables.values())
+    assert len(variables) == 6 and all(v == Variable(nb201.OPS) and not v.ordinal for v in variables.values())
     rng = np.random.default_rng(0)
     arch = space.sample(rng)
     choices = space.encode(arch)
@@ -111,6 +111,23 @@ def test_encoding_and_mutation(space: nb201.NB201Space) -> None:
         assert sum(before[k] != after[k] for k in before) == 1
     with pytest.raises(NasbenchError):
         space.decode({**choices, "edge_0_1": "conv"})
+
+
+def test_sampling_and_mutation_are_the_benchmarks_rea_draws(space: nb201.NB201Space) -> None:
+    # The published REA result on this space rests on these semantics: every edge's op uniform in the string's order;
+    # a mutation picks an edge uniformly and another op uniformly, redrawn while the network is unchanged.
+    rng, reference = np.random.default_rng(11), np.random.default_rng(11)
+    for _ in range(20):
+        arch = space.sample(rng)
+        ops = {edge: nb201.OPS[int(reference.integers(len(nb201.OPS)))] for edge in nb201.EDGES}
+        assert space.to_string(arch) == nb201.format_string(ops)
+        child = space.mutate(arch, rng)
+        while True:
+            edge = nb201.EDGES[int(reference.integers(len(nb201.EDGES)))]
+            mutant = {**ops, edge: [op for op in nb201.OPS if op != ops[edge]][int(reference.integers(4))]}
+            if space.from_string(nb201.format_string(mutant)).hash() != arch.hash():
+                break
+        assert space.to_string(child) == nb201.format_string(mutant)
 
 
 def test_seed_is_the_resnet_cell(space: nb201.NB201Space) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 import search_spaces
-from search_spaces import genotypes, nb201
+from search_spaces import darts, genotypes, nb201
 from search_spaces.cell_networks import read_genotype
 from search_spaces.darts import DARTS_OPS
 
@@ -33,6 +33,7 @@ def test_nb201_supernet_trains_and_derives_a_member() -> None:
             alpha[e, nb201.OPS.index(op)] = 1.0
     derived = net.genotype()
     assert space.contains(derived) and space.to_string(derived) == target
+    assert isinstance(net, nb201.NB201Supernet) and net.space is space
 
 
 def test_darts_supernet_trains_and_derives_darts_v2() -> None:
@@ -53,3 +54,4 @@ def test_darts_supernet_trains_and_derives_darts_v2() -> None:
     derived = net.genotype()
     assert space.contains(derived)
     assert read_genotype(derived) == genotypes.DARTS_V2
+    assert isinstance(net, darts.DartsSupernet) and net.space is space

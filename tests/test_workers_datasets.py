@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nasbench.errors import NasbenchError
-from workers.datasets import dataset_names, load_dataset
+from workers.datasets import DATASETS, _Splits, dataset_names, load_dataset, register_dataset
 from workers.training import crop_flip
 
 
@@ -42,6 +42,27 @@ def test_bad_options_and_missing_files(tmp_path):
     with pytest.raises(NasbenchError, match="not an image folder"):
         load_dataset(str(tmp_path / "nowhere"))
     assert {"digits", "mnist", "fashion-mnist", "cifar10", "cifar100"} <= set(dataset_names())
+
+
+def test_registered_plug_in_datasets_and_close_matches(tmp_path):
+    with pytest.raises(NasbenchError, match=r"unknown dataset 'cifar-10' \(did you mean cifar10.*not an image folder"):
+        load_dataset("cifar-10", data_dir=tmp_path)
+
+    @register_dataset("test-noise")
+    def noise(data_dir):
+        images = np.random.default_rng(0).integers(0, 256, (20, 1, 4, 4), dtype=np.uint8)
+        return _Splits(images, np.arange(20) % 2, 2, val_fraction=0.25)
+
+    try:
+        register_dataset("test-noise", noise)
+        with pytest.raises(ValueError, match="already registered"):
+            register_dataset("test-noise", lambda data_dir: None)
+        assert "test-noise" in dataset_names()
+        data = load_dataset("test_noise")  # spelled with an underscore
+        assert data.name == "test-noise" and data.input_shape == (1, 4, 4) and len(data.val_y) == 5
+    finally:
+        DATASETS.unregister("test-noise")
+    assert "test-noise" not in dataset_names()
 
 
 def write_idx(path, array: np.ndarray) -> None:

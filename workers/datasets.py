@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from nasbench.errors import NasbenchError
+from nasbench.registry import Registry
 
 DATA_DIR_ENV = "NASBENCH_DATA"
 DEFAULT_DATA_DIR = "data"
@@ -85,22 +86,14 @@ class _Splits:
 
 
 Loader = Callable[[Path], _Splits]
-_LOADERS: dict[str, Loader] = {}
-
-
-def register_dataset(name: str) -> Callable[[Loader], Loader]:
-    """Register a loader ``f(data_dir) -> _Splits`` under ``name``."""
-
-    def decorate(loader: Loader) -> Loader:
-        _LOADERS[name] = loader
-        return loader
-
-    return decorate
+# The built-in loaders are defined below, in this module; a plug-in registers its own with ``register_dataset``.
+DATASETS: Registry[Loader] = Registry("dataset")
+register_dataset = DATASETS.register
 
 
 def dataset_names() -> list[str]:
-    """Names of the built-in datasets (any ImageFolder directory path is accepted as well)."""
-    return sorted(_LOADERS)
+    """Names of the registered datasets (any ImageFolder directory path is accepted as well)."""
+    return DATASETS.names()
 
 
 def default_data_dir() -> Path:
@@ -164,11 +157,10 @@ def _idx_loader(name: str, subdirs: list[str], url: str) -> Loader:
     return load
 
 
-register_dataset("mnist")(
-    _idx_loader("mnist", ["", "mnist", "MNIST/raw", "MNIST"], "http://yann.lecun.com/exdb/mnist/"))
-register_dataset("fashion-mnist")(
-    _idx_loader("fashion-mnist", ["", "fashion-mnist", "FashionMNIST/raw", "FashionMNIST"],
-                "https://github.com/zalandoresearch/fashion-mnist"))
+register_dataset("mnist", _idx_loader("mnist", ["", "mnist", "MNIST/raw", "MNIST"], "http://yann.lecun.com/exdb/mnist/"))
+register_dataset("fashion-mnist", _idx_loader(
+    "fashion-mnist", ["", "fashion-mnist", "FashionMNIST/raw", "FashionMNIST"],
+    "https://github.com/zalandoresearch/fashion-mnist"))
 
 
 def _unpickle(path: Path) -> dict:
@@ -237,8 +229,7 @@ def _read_image_folder(root: Path, classes: list[str], size: tuple[int, int] | N
 def _load_image_folder(root: Path, resolution: int | None) -> _Splits:
     """An ImageFolder tree: ``root/<class>/*.png``, or ``root/train/<class>/...`` with ``val/`` (or ``test/``)."""
     if not root.is_dir():
-        known = ", ".join(dataset_names())
-        raise NasbenchError(f"unknown dataset {str(root)!r}: not one of {known} and not an image folder")
+        raise NasbenchError(f"{DATASETS.unknown(str(root))} and not an image folder")
     train_root = root / "train" if (root / "train").is_dir() else root
     classes = sorted(p.name for p in train_root.iterdir() if p.is_dir() and p.name not in {"val", "valid", "test"})
     if not classes:
@@ -303,15 +294,15 @@ def load_dataset(name: str, data_dir: str | Path | None = None, fraction: float 
         raise NasbenchError(f"resolution must be a positive integer, got {resolution}")
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
     spelled = name.lower().replace("_", "-")  # CIFAR10, fashion_mnist
-    name = spelled if spelled in _LOADERS else name
+    name = spelled if spelled in DATASETS else name
     return _load_cached(name, str(folder), float(fraction), resolution, val_fraction, int(split_seed))
 
 
 @lru_cache(maxsize=4)
 def _load_cached(name: str, data_dir: str, fraction: float, resolution: int | None, val_fraction: float | None,
                  split_seed: int) -> Dataset:
-    if name in _LOADERS:
-        splits = _LOADERS[name](Path(data_dir))
+    if name in DATASETS:
+        splits = DATASETS.get(name)(Path(data_dir))
     else:
         splits = _load_image_folder(Path(name).expanduser(), resolution)
     if splits.val_x is None:
