@@ -11,6 +11,7 @@ while the canonical hash (deduplication) of a 1-cell-per-stage network distingui
 does, at a fifth of the lowering cost. The protocol has no seed networks (``--seeds none``, the default here).
 
     python benchmarks/nb201_search.py [--runs 100] [--budget 100] [--processes 2] [--strategies random,evolution]
+                                      [--option population=10 ...]
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ PUBLISHED = {"random": "93.70 ± 0.36", "evolution": "93.92 ± 0.30 (REA)"}
 
 def one_run(task: tuple[str, int, int, str, dict]) -> tuple[str, int, float, float, int]:
     """(strategy, seed, best valid_acc_12, its test_acc_200_trainval, trials) of one search."""
-    import nasbench
+    from nasbench.app import search
 
     strategy, seed, budget, seeds, options = task
-    results = nasbench.app.search(strategy=strategy, space="nb201", evaluator="table", budget=budget, seed=seed,
-                              storage="memory", progress=False, seeds=seeds, space_options={"N": 1}, **options)
+    results = search(strategy=strategy, space="nb201", evaluator="table", budget=budget, seed=seed, storage="memory",
+                     progress=False, seeds=seeds, space_options={"N": 1}, strategy_options=options)
     best = results.best_trial
     metrics = best.user_attrs["outcome"]["metrics"]
-    return strategy, seed, best.value, metrics["test_acc_200_trainval"], len(results.study.get_trials())
+    return strategy, seed, best.values[0], metrics["test_acc_200_trainval"], len(results.study.get_trials())
 
 
 def main() -> None:
@@ -43,16 +44,18 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--strategies", default="random,evolution")
     parser.add_argument("--seeds", default="none", help="seed networks: none (the protocol) or all")
-    parser.add_argument("--population", type=int, default=None)
-    parser.add_argument("--tournament", type=int, default=None)
+    parser.add_argument("--option", action="append", default=[],
+                        help="KEY=VALUE, a strategy option (given to the strategies that declare it)")
     args = parser.parse_args()
 
+    from nasbench.options import parse_assignments
+    from strategies import STRATEGIES
+
+    given = parse_assignments(args.option)
     tasks = []
     for strategy in args.strategies.split(","):
-        options = {}
-        if strategy == "evolution":
-            options = {key: value for key, value in (("population", args.population),
-                                                     ("tournament", args.tournament)) if value}
+        declared = {option.name for option in STRATEGIES.get(strategy).options}
+        options = {key: value for key, value in given.items() if key in declared}
         tasks += [(strategy, seed, args.budget, args.seeds, options) for seed in range(args.runs)]
     started = time.perf_counter()
     with get_context("spawn").Pool(args.processes) as pool:

@@ -6,17 +6,12 @@ import os
 import signal
 import time
 
+from genomes import leaf
+
 from nasbench import Architecture
 from workers.base import OK, Evaluator, Result
 
-GENOME = """
-name: leaf
-input_shape: [1, 4, 4]
-network:
-  nodes:
-    fc: {op: linear, args: {out: 2}, inputs: [input]}
-  output: fc
-"""
+GENOME = leaf((1, 4, 4), classes=2)
 
 
 def arch(action: str, value: float = 0.0) -> Architecture:

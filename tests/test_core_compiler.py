@@ -6,6 +6,7 @@ import random
 
 import pytest
 import torch
+from genomes import tiny_resnet
 from torch import fx
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -14,26 +15,10 @@ from nasbench.architecture import Architecture
 from nasbench.cell import Cell
 from nasbench.compiler import WithAuxiliaryHeads
 
-RESNET = """
-name: tiny
-input_shape: [3, 16, 16]
-cells:
-  basic:
-    vars: {C: null, s: 1}
-    nodes:
-      c1: {op: conv_bn_relu, args: {out: C, stride: s}, inputs: [x]}
-      c2: {op: conv_bn, args: {out: C}, inputs: [c1]}
-      out: {op: relu, inputs: [c2, x], merge: add}
-    output: out
-network:
-  nodes:
-    stem: {op: conv_bn_relu, args: {out: 8}, inputs: [input]}
-    b: {cell: basic, vars: {C: 8}, inputs: [stem], repeat: 2}
-    gap: {op: global_avg_pool, inputs: [b]}
-    fc: {op: linear, args: {out: 10}, inputs: [gap]}
-  output: fc
-"""
+RESNET = tiny_resnet(size=16, width=8)
 
+# Not the shared tiny ResNet: a cell-free network whose aux head (pool, 1x1 conv, linear) reads a strided mid feature;
+# without the head it is the small network that test_torch_compile compiles.
 AUX = """
 name: with_aux
 input_shape: [3, 16, 16]

@@ -20,6 +20,8 @@ from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError
 from nasbench.ops import op_names
 
+# Not the shared tiny_resnet: network variables, a 2*W expression, a list kernel and dropout give the fuzzer more to
+# corrupt, and the seeded outcome counts depend on this exact text.
 RESNET_CELLS = """
 name: tiny
 input_shape: [3, 16, 16]
@@ -51,6 +53,7 @@ network:
   output: fc
 """
 
+# Not a ResNet: two-input cells, a gate merge, shuffle and slice ops and an aux head cover the rest of the grammar.
 TWO_INPUT_CELLS = """
 name: nasnetish
 input_shape: [3, 16, 16]

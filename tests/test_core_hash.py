@@ -9,39 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
+from genomes import tiny_resnet
 
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT
 from search_spaces import zoo
 
-TINY = """
-name: tiny
-input_shape: [3, 16, 16]
-cells:
-  basic:
-    vars: {C: null, s: 1}
-    nodes:
-      c1: {op: conv_bn_relu, args: {out: C, stride: s}, inputs: [x]}
-      c2: {op: conv_bn, args: {out: C}, inputs: [c1]}
-      out: {op: relu, inputs: [c2, x], merge: add}
-    output: out
-  proj:
-    vars: {C: null}
-    nodes:
-      c1: {op: conv_bn_relu, args: {out: C, stride: 2}, inputs: [x]}
-      c2: {op: conv_bn, args: {out: C}, inputs: [c1]}
-      sc: {op: conv_bn, args: {out: C, kernel: 1, stride: 2}, inputs: [x]}
-      out: {op: relu, inputs: [c2, sc], merge: add}
-    output: out
-network:
-  nodes:
-    stem: {op: conv_bn_relu, args: {out: 8}, inputs: [input]}
-    b: {cell: basic, vars: {C: 8}, inputs: [stem], repeat: 2}
-    p: {cell: proj, vars: {C: 16}, inputs: [b]}
-    gap: {op: global_avg_pool, inputs: [p]}
-    fc: {op: linear, args: {out: 10}, inputs: [gap]}
-  output: fc
-"""
+TINY = tiny_resnet(size=16, width=8, projection=True)
 
 
 def _tiny() -> Architecture:

@@ -6,32 +6,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from genomes import tiny_resnet
 
 import nasbench
 from nasbench.architecture import Architecture
 from search_spaces import zoo
 
-TINY = """
-name: tiny
-input_shape: [3, 16, 16]
-cells:
-  basic:
-    vars: {C: null, s: 1}
-    nodes:
-      c1: {op: conv_bn_relu, args: {out: C, stride: s}, inputs: [x]}
-      c2: {op: conv_bn, args: {out: C}, inputs: [c1]}
-      out: {op: relu, inputs: [c2, x], merge: add}
-    output: out
-network:
-  nodes:
-    stem: {op: conv_bn_relu, args: {out: 8}, inputs: [input]}
-    b: {cell: basic, vars: {C: 8}, inputs: [stem], repeat: 2}
-    gap: {op: global_avg_pool, inputs: [b]}
-    aux: {op: linear, args: {out: 10}, inputs: [stem]}
-    fc: {op: linear, args: {out: 10}, inputs: [gap]}
-  output: fc
-  aux: [aux]
-"""
+TINY = tiny_resnet(size=16, width=8, aux=True)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -69,6 +50,19 @@ def test_summary_text() -> None:
     assert "auxiliary heads" in text
     short = nasbench.summary(arch, cells=False)
     assert len(short.splitlines()) < len(lines) and "c1" not in short
+
+
+def test_lowering_names_the_layer_of_every_node_in_every_copy() -> None:
+    # The summary, the drawings and the graph mutations read node paths from here instead of re-deriving them.
+    lowered = Architecture.from_yaml(TINY).lower()
+    assert [(c.chain, c.cell, c.path) for c in lowered.copies] == [((), None, ""), (("b",), "basic", "b.0"),
+                                                                    (("b",), "basic", "b.1")]
+    network, first, second = lowered.copies
+    assert network.outputs["input"] == "input" and network.outputs["b"] == "b.1.out"
+    assert first.outputs == {"x": "stem", "c1": "b.0.c1", "c2": "b.0.c2", "out": "b.0.out"}
+    assert second.outputs["x"] == "b.0.out"
+    assert lowered.shape_at("input") == (3, 16, 16) and lowered.shape_at("b.1.out") == (8, 16, 16)
+    assert lowered.shape_at("b.9.out") is None
 
 
 def test_summary_of_zoo_network_totals() -> None:

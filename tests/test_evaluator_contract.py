@@ -11,26 +11,14 @@ import pickle
 
 import numpy as np
 import pytest
-from torch import nn
+from faulty_ops import RAISING_OP
 
 import search_spaces
 from nasbench import Architecture
 from nasbench.objectives import ANALYTIC_METRICS
-from nasbench.ops import register_op
 from workers.base import EVALUATORS, get_evaluator
 
 NAMES = EVALUATORS.names()
-
-
-@register_op("evaluator_contract_raise", shape=lambda shape, a: shape, cost=lambda shape, a: (0, 0), replace=True)
-def _raising(shape, a) -> nn.Module:
-    """An op whose forward pass raises."""
-
-    class Raise(nn.Module):
-        def forward(self, x):
-            raise RuntimeError("this op always fails")
-
-    return Raise()
 
 
 def evaluator(name: str):
@@ -47,7 +35,7 @@ def candidate(judge) -> Architecture:
 def broken(judge) -> Architecture:
     """The candidate with a final op that raises; its meta (a benchmark key, say) no longer describes it."""
     arch = candidate(judge)
-    arch.network.add("contract_raise", "evaluator_contract_raise", inputs=[arch.network.output])
+    arch.network.add("contract_raise", RAISING_OP, inputs=[arch.network.output])
     arch.network.output = "contract_raise"
     arch.meta.clear()
     return arch

@@ -6,13 +6,19 @@ import pytest
 from search_toys import ToySpace
 
 from nasbench.errors import NasbenchError
-from strategies.base import Candidate
+from nasbench.objectives import crowded_ranks, pareto_fronts, parse_objectives
+from strategies.base import Candidate, Observation
 from strategies.evolution import RegularizedEvolution, default_population, mutation_count, parse_schedule
-from workers.base import Result
+
+SCORE = parse_objectives("score:max")
 
 
-def evolution(**options) -> RegularizedEvolution:
-    return RegularizedEvolution(ToySpace(), seed=0, objective="score", **options)
+def evolution(objectives=SCORE, **options) -> RegularizedEvolution:
+    return RegularizedEvolution(ToySpace(), objectives, seed=0, **options)
+
+
+def scored(*values: float) -> Observation:
+    return Observation(True, tuple(values), {})
 
 
 def tell_scores(strategy: RegularizedEvolution, scores: list[float | None]) -> list[str]:
@@ -20,8 +26,8 @@ def tell_scores(strategy: RegularizedEvolution, scores: list[float | None]) -> l
     space, hashes = strategy.space, []
     for i, score in enumerate(scores):
         arch = space.decode({f"w{k}": [2, 3, 4, 5][(i >> (2 * k)) % 4] for k in range(4)})
-        result = Result.failure("boom") if score is None else Result("ok", {"score": score})
-        strategy.tell(Candidate(arch, {"origin": "sample"}), result)
+        observation = Observation.failure("boom") if score is None else scored(score)
+        strategy.tell(Candidate(arch, {"origin": "sample"}), observation)
         hashes.append(arch.hash())
     return hashes
 
@@ -40,16 +46,16 @@ def test_worst_removal_removes_the_least_fit_and_failures_first():
     strategy = evolution(population=3, tournament=2, remove="worst")
     hashes = tell_scores(strategy, [10.0, 1.0, 5.0, 7.0])
     assert population_hashes(strategy) == [hashes[0], hashes[2], hashes[3]]
-    strategy.tell(Candidate(strategy.space.decode({f"w{k}": 5 for k in range(4)}), {}), Result.failure("nan loss"))
+    strategy.tell(Candidate(strategy.space.decode({f"w{k}": 5 for k in range(4)}), {}), Observation.failure("nan"))
     assert population_hashes(strategy) == [hashes[0], hashes[2], hashes[3]]
 
 
 def test_failures_have_the_worst_fitness_and_can_still_age_out():
     strategy = evolution(population=2, tournament=2, remove="oldest")
     tell_scores(strategy, [None, 3.0])
-    assert strategy.population[0].fitness == -math.inf
+    assert strategy.population[0].fitness == (-math.inf,)
     tell_scores(strategy, [4.0])
-    assert [member.fitness for member in strategy.population] == [3.0, 4.0]
+    assert [member.fitness for member in strategy.population] == [(3.0,), (4.0,)]
 
 
 def test_samples_until_the_population_is_full_then_mutates_a_tournament_winner():
@@ -94,7 +100,7 @@ def test_schedule_applies_per_round_of_children_told():
     for _ in range(5):
         child = strategy.ask()
         counts.append(child.info["mutations"])
-        strategy.tell(child, Result("ok", {"score": 0.0}))
+        strategy.tell(child, scored(0.0))
     assert counts == [3, 2, 1, 1, 1]
 
 
@@ -109,3 +115,37 @@ def test_default_population_scales_with_the_budget():
     assert default_population(30) == (10, 3)
     assert default_population(100) == (10, 3)
     assert default_population(2000) == (100, 25)
+
+
+def test_a_minimized_objective_prefers_smaller_values():
+    strategy = evolution(parse_objectives("score:min"), population=3, tournament=2, remove="worst")
+    hashes = tell_scores(strategy, [10.0, 1.0, 5.0, 7.0])
+    assert population_hashes(strategy) == [hashes[1], hashes[2], hashes[3]]
+
+
+def test_pareto_fronts_and_crowding_distance():
+    points = [(1.0, 5.0), (2.0, 4.0), (3.0, 3.0), (2.0, 2.0), (0.0, 0.0), (5.0, 1.0)]
+    assert pareto_fronts(points) == [[0, 1, 2, 5], [3], [4]]
+    ranks = crowded_ranks(points)
+    assert [rank for rank, _ in ranks] == [0, 0, 0, 1, 2, 0]
+    # boundary points of a front are infinitely far; inner ones by the normalized gaps of their neighbours
+    assert ranks[0][1] == ranks[5][1] == math.inf
+    assert ranks[1][1] == pytest.approx((3 - 1) / 4 + (5 - 3) / 4)
+    assert ranks[2][1] == pytest.approx((5 - 2) / 4 + (4 - 1) / 4)
+
+
+def test_several_objectives_tournament_and_removal_use_the_crowded_comparison():
+    two = parse_objectives("score:max,cost:min")
+    strategy = evolution(two, population=4, tournament=60, remove="worst")
+    space = strategy.space
+    archs = [space.decode({f"w{k}": [2, 3, 4, 5][(i >> (2 * k)) % 4] for k in range(4)}) for i in range(5)]
+    # (score, cost): 0 and 1 are on the front, 2 is dominated by 1, 3 by everything; 4 dominates everything
+    for arch, values in zip(archs, [(9.0, 5.0), (5.0, 1.0), (4.0, 2.0), (1.0, 9.0)]):
+        strategy.tell(Candidate(arch, {"origin": "sample"}), scored(*values))
+    picked = {strategy.ask().info["parent"] for _ in range(20)}
+    assert picked <= {archs[0].hash(), archs[1].hash()}  # a front member always wins a large tournament
+    strategy.tell(Candidate(archs[4], {"origin": "sample"}), scored(10.0, 0.5))
+    assert archs[3].hash() not in population_hashes(strategy)  # the last front dies first
+    strategy.tell(Candidate(space.decode({f"w{k}": 5 for k in range(4)}), {"origin": "sample"}),
+                  Observation.failure("diverged"))
+    assert len(strategy.population) == 4 and all(m.fitness != (-math.inf, -math.inf) for m in strategy.population)

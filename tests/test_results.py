@@ -9,6 +9,7 @@ from search_toys import ToyEvaluator, ToySpace
 
 from nasbench.app.search import search
 from nasbench.errors import NasbenchError
+from nasbench.objectives import parse_objectives
 from results.records import RECORD_KEYS, dataframe, export, records, top
 from results.store import TrialWriter, clean, load_study, open_storage, open_study, storage_url
 
@@ -71,30 +72,33 @@ def test_dataframe_and_exports(study, tmp_path):
 def test_load_study_needs_a_name_when_there_are_several(tmp_path):
     url = f"sqlite:///{tmp_path / 'two.db'}"
     storage = open_storage(url)
-    open_study(storage, "a", "maximize")
-    open_study(storage, "b", "maximize")
+    open_study(storage, "a", parse_objectives("acc:max"))
+    open_study(storage, "b", parse_objectives("acc:max"))
     with pytest.raises(NasbenchError, match="choose a study"):
         load_study(url)
     assert load_study(url, "b").study_name == "b"
-    open_study(storage, "c", "minimize")
-    with pytest.raises(NasbenchError, match="minimizes"):
-        open_study(storage, "c", "maximize")
+    open_study(storage, "c", parse_objectives("loss:min"))
+    with pytest.raises(NasbenchError, match="exists and optimizes loss:min; this search would optimize loss:max"):
+        open_study(storage, "c", parse_objectives("loss:max"))
+    with pytest.raises(NasbenchError, match="optimizes loss:min; this search would optimize loss:min,params:min"):
+        open_study(storage, "c", parse_objectives("loss:min,params:min"))
+    assert load_study(url, "c").metric_names == ["loss"]
 
 
 def test_writer_stores_nan_as_fail_and_clean_json():
     study = optuna.create_study(direction="maximize")
-    writer = TrialWriter(study, "acc")
+    writer = TrialWriter(study, parse_objectives("acc:max"))
     handle = writer.start({"hash": "h", "x": float("inf")})
     writer.finish(handle, True, {"acc": float("nan")}, [{"epoch": 1, "acc": float("nan")}], 1.0, None)
     trial = study.get_trials()[0]
-    assert trial.state.name == "FAIL" and "not finite" in trial.user_attrs["outcome"]["error"]
+    assert trial.state.name == "FAIL" and "acc missing or not finite" in trial.user_attrs["outcome"]["error"]
     assert trial.user_attrs["x"] is None and trial.intermediate_values == {}
     assert clean({"a": [1.0, math.nan]}) == {"a": [1.0, None]}
 
 
 def test_stale_running_trials_are_failed_and_returned():
     study = optuna.create_study(direction="maximize")
-    writer = TrialWriter(study, "acc")
+    writer = TrialWriter(study, parse_objectives("acc:max"))
     writer.start({"hash": "h1"})
     done = writer.start({"hash": "h2"})
     writer.finish(done, True, {"acc": 1.0}, [], 0.1, None)

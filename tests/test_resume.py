@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from search_toys import ToyEvaluator, ToySpace
 
 from nasbench.app.search import search
+from nasbench.errors import NasbenchError
 
 TESTS = Path(__file__).parent
 BUDGET = 24
@@ -20,7 +22,8 @@ sys.path.insert(0, {str(TESTS)!r})
 from search_toys import ToyEvaluator, ToySpace
 from nasbench.app.search import search
 search(strategy="evolution", space=ToySpace(), evaluator=ToyEvaluator(delay=float(sys.argv[2])), budget={BUDGET},
-       storage=sys.argv[1], study="resume", seed=1, progress=False, population=6, tournament=3)
+       storage=sys.argv[1], study="resume", seed=1, progress=False,
+       strategy_options=dict(population=6, tournament=3))
 """
 
 
@@ -74,13 +77,13 @@ def test_rerun_with_a_larger_budget_continues_and_replays_into_the_strategy(tmp_
     url = f"sqlite:///{tmp_path / 'grow.db'}"
     evaluator = ToyEvaluator()
     first = search(strategy="evolution", space=ToySpace(), evaluator=evaluator, budget=12, storage=url, study="g",
-                   progress=False, population=5, tournament=2)
+                   progress=False, strategy_options={"population": 5, "tournament": 2})
     assert len(first.study.get_trials()) == 12
     again = search(strategy="evolution", space=ToySpace(), evaluator=evaluator, budget=12, storage=url, study="g",
-                   progress=False, population=5, tournament=2)
+                   progress=False, strategy_options={"population": 5, "tournament": 2})
     assert len(again.study.get_trials()) == 12 and len(evaluator.calls) == 12  # nothing to do: budget reached
     grown = search(strategy="evolution", space=ToySpace(), evaluator=evaluator, budget=30, storage=url, study="g",
-                   progress=False, population=5, tournament=2)
+                   progress=False, strategy_options={"population": 5, "tournament": 2})
     all_trials = grown.study.get_trials()
     assert len(all_trials) == 30 and len(evaluator.calls) == 30
     hashes = [t.user_attrs["hash"] for t in all_trials]
@@ -88,3 +91,41 @@ def test_rerun_with_a_larger_budget_continues_and_replays_into_the_strategy(tmp_
     # replayed population: the resumed run's first children descend from trials of the first run
     first_hashes = set(hashes[:12])
     assert all_trials[12].user_attrs["parent"] in first_hashes
+
+
+def test_a_study_without_a_checkpoint_resumes_by_replay_without_retraining(tmp_path):
+    """Studies written before checkpoints: the strategy is re-run over the stored evaluations, none is retrained."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    options = {"space": ToySpace(), "storage": url, "study": "old", "progress": False,
+               "strategy_options": {"population": 5, "tournament": 2}}
+    search(strategy="evolution", evaluator=ToyEvaluator(), budget=15, seed=2, **options)
+    study = optuna.load_study(storage=url, study_name="old")
+    storage, study_id = study._storage, study._study_id
+    storage.set_study_system_attr(study_id, "nasbench:checkpoint", None)
+    storage.set_study_user_attr(study_id, "strategy_config", None)
+
+    uninterrupted = search(strategy="evolution", evaluator=ToyEvaluator(), budget=30, seed=2,
+                           **{**options, "storage": "memory"})
+    evaluator = ToyEvaluator()
+    resumed = search(strategy="evolution", evaluator=evaluator, budget=30, seed=2, **options)
+    assert len(evaluator.calls) == 15  # only the new evaluations ran
+    expected = [t.user_attrs["hash"] for t in uninterrupted.study.get_trials()]
+    assert [t.user_attrs["hash"] for t in resumed.study.get_trials()] == expected  # the replay matched exactly
+
+    storage.set_study_system_attr(study_id, "nasbench:checkpoint", None)
+    other = ToyEvaluator()
+    diverged = search(strategy="evolution", evaluator=other, budget=40, seed=9, **options)
+    hashes = [t.user_attrs["hash"] for t in diverged.study.get_trials()]
+    assert len(other.calls) == 10 and len(set(hashes)) == 40 and hashes[:30] == expected
+
+
+def test_resume_with_other_strategy_options_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'opts.db'}"
+    options = {"space": ToySpace(), "evaluator": ToyEvaluator(), "budget": 8, "storage": url, "study": "o",
+               "progress": False}
+    search(strategy="evolution", strategy_options={"population": 4}, **options)
+    search(strategy="evolution", **options)  # the stored configuration is reused
+    with pytest.raises(NasbenchError, match="was searched with evolution options population=4"):
+        search(strategy="evolution", strategy_options={"population": 6}, **options)
+    with pytest.raises(NasbenchError, match="was searched by strategy 'evolution', not 'random'"):
+        search(strategy="random", **options)

@@ -4,20 +4,19 @@ import json
 import sys
 
 import numpy as np
+import optuna
 import pytest
-import torch
+from faulty_ops import NAN_OP, RAISING_OP
 from search_toys import ToyEvaluator, ToySpace, toy_score
-from torch import nn
 
 from nasbench.app.cli import main
 from nasbench.app.search import search
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
 from nasbench.errors import NasbenchError
-from nasbench.ops import register_op
 from search_spaces.base import SearchSpace
+from strategies import STRATEGIES
 from strategies.base import Candidate, Strategy
-from strategies.registry import register_strategy
 
 
 @pytest.fixture
@@ -82,12 +81,10 @@ def test_limits_fail_without_evaluation():
 
 
 class Repeater(Strategy):
-    """Proposes the same three architectures over and over (a converged strategy)."""
+    """Proposes the same three architectures over and over (a converged strategy); one objective only."""
 
-    name = "repeater"
-
-    def __init__(self, space, **options):
-        super().__init__(space, **options)
+    def __init__(self, *args, **options):
+        super().__init__(*args, **options)
         self.asked = 0
         self.told: list[float] = []
 
@@ -96,11 +93,23 @@ class Repeater(Strategy):
         widths = [2, 3, 4][self.asked % 3]
         return Candidate(self.space.decode({f"w{i}": widths for i in range(4)}), {"origin": "sample"})
 
-    def tell(self, candidate, result):
-        self.told.append(result.metrics.get("score"))
+    def tell(self, candidate, observation):
+        self.told.append(observation.metrics.get("score"))
+
+    def state_dict(self):
+        return {**super().state_dict(), "asked": self.asked}
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        self.asked = state["asked"]
 
 
-register_strategy("test-repeater")(Repeater)
+@pytest.fixture(autouse=True)
+def repeater():
+    """The repeater is registered only while this module's tests run (the strategy contract suite must not see it)."""
+    STRATEGIES.register("test-repeater", Repeater)
+    yield
+    STRATEGIES.unregister("test-repeater")
 
 
 def test_duplicates_use_no_budget_are_told_the_stored_result_and_are_bounded():
@@ -120,31 +129,13 @@ def test_seed_selection_errors():
 def test_determinism_under_a_seed_with_the_table_evaluator():
     def sequence(seed: int) -> list[str]:
         results = search(strategy="evolution", space="nb201", evaluator="table", budget=25, seed=seed,
-                         storage="memory", progress=False, population=5, tournament=2)
+                         storage="memory", progress=False, strategy_options={"population": 5, "tournament": 2})
         return [t.user_attrs["hash"] for t in results.study.get_trials()]
 
     first = sequence(3)
     assert first == sequence(3)
     assert first != sequence(4)
     assert len(set(first)) == 25
-
-
-@register_op("search_test_raise", shape=lambda shape, a: shape, cost=lambda shape, a: (0, 0), replace=True)
-def _raising(shape, a) -> nn.Module:
-    class Raise(nn.Module):
-        def forward(self, x):
-            raise RuntimeError("this op always raises")
-
-    return Raise()
-
-
-@register_op("search_test_nan", shape=lambda shape, a: shape, cost=lambda shape, a: (0, 0), replace=True)
-def _nan(shape, a) -> nn.Module:
-    class Nan(nn.Module):
-        def forward(self, x):
-            return x * torch.nan
-
-    return Nan()
 
 
 class FaultySpace(SearchSpace):
@@ -162,8 +153,8 @@ class FaultySpace(SearchSpace):
         return Architecture(name, self.input_shape, net)
 
     def seeds(self):
-        return [self.network(None, "good"), self.network("search_test_raise", "raises"),
-                self.network("search_test_nan", "nan")]
+        return [self.network(None, "good"), self.network(RAISING_OP, "raises"),
+                self.network(NAN_OP, "nan")]
 
     def sample(self, rng: np.random.Generator):
         return self.seeds()[0]
@@ -181,7 +172,7 @@ def test_failure_isolation_with_the_train_evaluator():
     trials = {t.user_attrs["seed_name"]: t for t in results.study.get_trials()}
     assert trials["good"].state.name == "COMPLETE" and trials["good"].value > 0
     assert trials["raises"].state.name == "FAIL"
-    assert "always raises" in trials["raises"].user_attrs["outcome"]["error"]
+    assert "boom in forward" in trials["raises"].user_attrs["outcome"]["error"]
     assert trials["nan"].state.name == "FAIL"
     assert "nan" in trials["nan"].user_attrs["outcome"]["error"].lower()
 
@@ -197,8 +188,9 @@ def test_cli_end_to_end_with_results_commands(cli, tmp_path):
     code, out, _ = cli("results", "show", "--storage", url, "--json")
     rows = json.loads(out)
     assert len(rows) == 15 and rows[0]["seed_name"] == "nb201_resnet"
-    assert set(rows[0]) == {"number", "state", "objective", "hash", "strategy", "seed_name", "parent", "params",
-                            "macs", "metrics"}
+    assert set(rows[0]) == {"number", "state", "objective", "values", "hash", "strategy", "seed_name", "parent",
+                            "params", "macs", "metrics"}
+    assert rows[0]["values"] == {"valid_acc_12": rows[0]["objective"]}
     assert all(row["state"] == "COMPLETE" and row["strategy"] == "evolution" for row in rows)
     assert "test_acc_200_trainval" in rows[3]["metrics"] and rows[3]["objective"] == rows[3]["metrics"]["valid_acc_12"]
     code, out, _ = cli("results", "top", "-k", "3", "--storage", url, "--study", "e2e", "--json")
@@ -218,15 +210,72 @@ def test_cli_end_to_end_with_results_commands(cli, tmp_path):
     (["search", "--space", "nb201", "--evaluator", "table", "--storage", "nowhere"], "storage"),
     (["search", "--space", "nb201", "--evaluator", "table", "--storage", "memory", "--budget", "0"], "budget"),
     (["search", "--strategy", "random", "--space", "nb201", "--evaluator", "table", "--population", "5"],
-     "evolution strategy"),
+     "strategy 'random': unknown option(s) population (options: none)"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--option", "tournament=three"],
+     "strategy 'evolution': option 'tournament' expects an integer, got 'three'"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--option", "remove=youngest"],
+     "option 'remove' must be one of oldest, worst"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--option", "tournament"], "--option expects KEY=VALUE"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--objectives", "val_acc:max"],
+     "unknown metric(s) val_acc for evaluator 'table' (metrics: index, valid_acc_12"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--objectives", "valid_acc_12:up"],
+     "direction must be max or min, got 'up'"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--objectives", "valid_acc_12"],
+     "expected METRIC:max or METRIC:min"),
+    (["search", "--strategy", "test-repeater", "--space", "nb201", "--evaluator", "table", "--objectives",
+      "valid_acc_12:max,params:min"], "strategy 'test-repeater' optimizes one objective, got 2"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--executor-option", "wrkers=2"],
+     "executor 'local': unknown option(s) wrkers (options: workers, threads, timeout)"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--evaluator-option", "tabel=x.csv"],
+     "evaluator 'table': unknown option(s) tabel"),
     (["search", "--config", "missing.yaml"], "config file not found"),
     (["results", "show", "--storage", "sqlite:///empty.db", "--study", "x"], "no study 'x'"),
     (["results", "export", "--format", "xls", "--storage", "sqlite:///empty.db"], "choose a study"),
 ])
-def test_cli_bad_input_is_a_one_line_error(cli, args, message):
+def test_cli_bad_input_is_a_one_line_error(cli, args, message, tmp_path):
     code, _, err = cli(*args)
-    assert code != 0
+    assert code == 2
     assert err.count("\n") == 1 and message in err
+    if "--storage" not in args:
+        assert not (tmp_path / "results").exists()  # nothing was written to the default store
+
+
+def test_bad_input_on_resume_leaves_the_stored_study_as_it_was(cli, tmp_path):
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    base = ["search", "--space", "nb201", "--evaluator", "table", "--storage", url, "--study", "kept", "--budget", "8"]
+    assert cli(*base)[0] == 0
+    before = [t.user_attrs["hash"] for t in optuna.load_study(storage=url, study_name="kept").get_trials()]
+    for extra in (["--objectives", "valid_acc_12:min"], ["--option", "population=7"], ["--option", "remove=x"],
+                  ["--strategy", "random"]):
+        code, _, err = cli(*base, *extra)
+        assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    after = optuna.load_study(storage=url, study_name="kept").get_trials()
+    assert [t.user_attrs["hash"] for t in after] == before and all(t.state.name == "COMPLETE" for t in after)
+
+
+def test_multi_objective_search_from_the_readme(cli, tmp_path):
+    url = f"sqlite:///{tmp_path / 'mo.db'}"
+    code, out, err = cli("search", "--strategy", "evolution", "--space", "nb201", "--evaluator", "table",
+                         "--objectives", "valid_acc_12:max,params:min", "--budget", "200", "--storage", url)
+    assert code == 0, err
+    assert "Pareto front" in out
+    study = optuna.load_study(storage=url, study_name="evolution-nb201-table-seed0")
+    assert study.metric_names == ["valid_acc_12", "params"]
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    done = [t for t in study.get_trials() if t.state.name == "COMPLETE"]
+    assert len(study.get_trials()) == 200 and all(len(t.values) == 2 for t in done)
+    code, out, _ = cli("results", "pareto", "--storage", url, "--json")
+    front = json.loads(out)
+    points = [(row["values"]["valid_acc_12"], -row["values"]["params"]) for row in front]
+    everyone = [(t.values[0], -t.values[1]) for t in done]
+    assert len(front) >= 3
+    assert not any(all(o >= p for o, p in zip(other, point)) and other != point
+                   for point in points for other in everyone)  # nothing dominates a front member
+    assert {row["number"] for row in front} == {t.number for t in study.best_trials}
+    code, out, _ = cli("results", "top", "-k", str(len(front) + 5), "--storage", url, "--json")
+    ranked = json.loads(out)
+    assert [row["number"] for row in ranked[:len(front)]] == [row["number"] for row in front]
+    assert [row["objective"] for row in front] == sorted((row["objective"] for row in front), reverse=True)
 
 
 def test_config_file_unknown_option(cli, tmp_path):
@@ -241,8 +290,8 @@ def test_toy_score_prefers_wide_early_layers():
 
 
 def test_two_workers_keep_two_evaluations_in_flight():
-    results = toy_search(evaluator=ToyEvaluator(delay=0.3, raising=False), budget=10, workers=2, population=4,
-                         tournament=2)
+    results = toy_search(evaluator=ToyEvaluator(delay=0.3, raising=False), budget=10, workers=2,
+                         strategy_options={"population": 4, "tournament": 2})
     trials = results.study.get_trials()
     assert len(trials) == 10 and all(t.state.name == "COMPLETE" for t in trials)
     assert len({t.user_attrs["hash"] for t in trials}) == 10

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -8,26 +7,43 @@ from search_toys import ToySpace
 
 import strategies
 from nasbench.errors import NasbenchError
-from workers.base import Result
+from nasbench.objectives import parse_objectives
+from nasbench.registry import Registry
+from strategies import Observation
+
+SCORE = parse_objectives("score:max")
 
 
-def ok(value: float) -> Result:
-    return Result("ok", {"score": value})
+def ok(*values: float) -> Observation:
+    return Observation(True, tuple(values), {})
 
 
 def test_registry_lists_and_builds_builtin_strategies():
     assert {"random", "evolution"} <= set(strategies.names())
-    strategy = strategies.get("random", ToySpace(), seed=1, objective="score")
-    assert strategy.name == "random"
-    with pytest.raises(NasbenchError, match="unknown strategy"):
-        strategies.get("nope", ToySpace())
-    with pytest.raises(NasbenchError, match="bad options"):
-        strategies.get("random", ToySpace(), population=3)
+    strategy = strategies.get("random", ToySpace(), SCORE, seed=1)
+    assert strategy.name == "random" and strategy.config == {}
+    with pytest.raises(NasbenchError, match=r"unknown strategy 'evolutoin' \(did you mean evolution\?"):
+        strategies.get("evolutoin", ToySpace())
+    with pytest.raises(NasbenchError, match=r"strategy 'random': unknown option\(s\) population \(options: none\)"):
+        strategies.get("random", ToySpace(), options={"population": 3})
+
+
+def test_budget_derived_defaults_and_given_options():
+    evolution = strategies.get("evolution", ToySpace(), SCORE, budget=2000)
+    assert (evolution.config["population"], evolution.config["tournament"]) == (100, 25)
+    given = strategies.get("evolution", ToySpace(), SCORE, budget=2000,
+                           options={"population": "12", "remove": "worst", "mutations_schedule": "3,5"})
+    assert given.config == {"population": 12, "tournament": 25, "mutations_schedule": "3,5", "remove": "worst"}
+    assert given.schedule == (3.0, 5.0)
+    with pytest.raises(NasbenchError, match="option 'mutations_schedule': mutations schedule must be 'd,r'"):
+        strategies.get("evolution", ToySpace(), SCORE, options={"mutations_schedule": "3"})
+    with pytest.raises(NasbenchError, match="option 'population' must be at least 1, got 0"):
+        strategies.get("evolution", ToySpace(), SCORE, options={"population": 0})
 
 
 def test_random_search_samples_members_and_is_seeded():
     space = ToySpace()
-    first = [strategies.get("random", space, seed=7).ask() for _ in range(1)][0]
+    first = strategies.get("random", space, seed=7).ask()
     again = strategies.get("random", space, seed=7).ask()
     assert first.arch.hash() == again.arch.hash()
     proposals = strategies.get("random", space, seed=7)
@@ -38,26 +54,37 @@ def test_random_search_samples_members_and_is_seeded():
 
 def test_fitness_orders_by_direction_and_failures_are_worst():
     space = ToySpace()
-    maximize = strategies.get("random", space, objective="score")
-    minimize = strategies.get("random", space, objective="score", direction="minimize")
+    maximize = strategies.get("random", space, parse_objectives("score:max"))
+    minimize = strategies.get("random", space, parse_objectives("score:min"))
     assert maximize.fitness(ok(3.0)) > maximize.fitness(ok(1.0))
     assert minimize.fitness(ok(1.0)) > minimize.fitness(ok(3.0))
     for strategy in (maximize, minimize):
-        assert strategy.fitness(Result.failure("boom")) == -math.inf
-        assert strategy.fitness(ok(float("nan"))) == -math.inf
-        assert strategy.fitness(Result("ok", {"other": 1.0})) == -math.inf
+        assert strategy.fitness(Observation.failure("boom")) == (-math.inf,)
+        assert strategy.fitness(ok(float("nan"))) == (-math.inf,)
+    both = strategies.get("random", space, parse_objectives("score:max,params:min"))
+    assert both.fitness(ok(3.0, 10.0)) == (3.0, -10.0)
 
 
-@pytest.mark.parametrize("name", ["random", "evolution"])
-def test_state_dict_is_json_and_restores_the_random_stream(name):
-    space = ToySpace()
-    options = {"population": 3, "tournament": 2} if name == "evolution" else {}
-    strategy = strategies.get(name, space, seed=3, objective="score", **options)
-    for value in (1.0, 5.0, 2.0, 4.0):
-        candidate = strategy.ask()
-        strategy.tell(candidate, ok(value) if value != 2.0 else Result.failure("x"))
-    state = json.loads(json.dumps(strategy.state_dict(), allow_nan=False))
-    twin = strategies.get(name, space, seed=99, objective="score", **options)
-    twin.load_state_dict(state)
-    for _ in range(5):
-        assert strategy.ask().arch.hash() == twin.ask().arch.hash()
+def test_a_type_error_inside_a_constructor_is_not_reported_as_bad_options():
+    registry: Registry = Registry("widget")
+
+    @registry.register("broken")
+    class Broken:
+        def __init__(self, size: int = 1) -> None:
+            raise TypeError("a bug inside the constructor")
+
+    with pytest.raises(TypeError, match="a bug inside the constructor"):
+        registry.create("broken", size=2)
+    with pytest.raises(NasbenchError, match=r"widget 'broken': unknown option\(s\) colour \(options: size\)"):
+        registry.create("broken", colour="red")
+    assert Broken.name == "broken"  # the registry states the name once
+
+
+def test_a_registry_refuses_a_second_entry_under_a_taken_name():
+    registry: Registry = Registry("widget")
+    registry.register("a", min)
+    registry.register("a", min)  # the same entry again (a module imported twice) is harmless
+    with pytest.raises(ValueError, match="widget 'a' is already registered"):
+        registry.register("a", max)
+    registry.register("a", max, replace=True)
+    assert registry.get("a") is max and registry.names() == ["a"]

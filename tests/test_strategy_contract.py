@@ -143,8 +143,8 @@ def sequence(study) -> list[str]:
 @pytest.mark.parametrize("name", NAMES)
 def test_a_search_killed_and_rerun_proposes_exactly_the_uninterrupted_sequence(name, tmp_path):
     import optuna
-
     from kill_switch import KillAt
+
     from nasbench.app.search import search
 
     uninterrupted = search(strategy=name, space="nb201", evaluator=KillAt(), budget=BUDGET, seed=3, storage="memory",

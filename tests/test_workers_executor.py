@@ -8,6 +8,7 @@ from scripted import ScriptedEvaluator, arch, drain
 from workers.base import OK
 from workers.executor import InProcessExecutor, LocalExecutor, ProcessPoolExecutor, get_executor
 
+
 def test_in_process_runs_oldest_first_and_isolates_exceptions():
     executor = LocalExecutor(ScriptedEvaluator())
     assert isinstance(executor.backend, InProcessExecutor) and executor.capacity == 1

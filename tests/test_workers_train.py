@@ -1,36 +1,16 @@
 from __future__ import annotations
 
-import math
 import pickle
 
 import pytest
 import torch
+from faulty_ops import NAN_OP, RAISING_OP
 from torch import nn
 
-from nasbench import Architecture, register_op
+from nasbench import Architecture
 from nasbench.errors import NasbenchError
 from workers.base import get_evaluator
 from workers.train_evaluator import TrainEvaluator
-
-
-class Explode(nn.Module):
-    def forward(self, x):
-        raise RuntimeError("boom in forward")
-
-
-class MakeNan(nn.Module):
-    def forward(self, x):
-        return x * float("nan")
-
-
-@register_op("test_workers_explode", args={}, shape=lambda s, a: s, cost=lambda s, a: (0, 0), replace=True)
-def _explode(shape, a):
-    return Explode()
-
-
-@register_op("test_workers_nan", args={}, shape=lambda s, a: s, cost=lambda s, a: (0, 0), replace=True)
-def _nan(shape, a):
-    return MakeNan()
 
 
 def cnn(extra: str = "", width: int = 16) -> Architecture:
@@ -66,7 +46,8 @@ def without_time(curve):
 def test_small_cnn_learns_digits(evaluator):
     result = evaluator.evaluate(cnn(), seed=0)
     assert result.ok, result.error
-    assert evaluator.objective == "val_acc" and evaluator.direction == "maximize"
+    assert [str(o) for o in evaluator.default_objectives()] == ["val_acc:max"]
+    assert set(evaluator.metrics) <= set(result.metrics)
     assert evaluator.input_shape == (1, 16, 16) and evaluator.num_classes == 10
     assert [entry["epoch"] for entry in result.curve] == [1, 2, 3, 4, 5]
     assert {"train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(result.curve[0])
@@ -94,11 +75,11 @@ def test_same_seed_same_metrics_other_seed_differs(quick):
 
 
 def test_failures_become_fail_results(evaluator):
-    raised = evaluator.evaluate(cnn("test_workers_explode"), fidelity=1)
+    raised = evaluator.evaluate(cnn(RAISING_OP), fidelity=1)
     assert raised.status == "fail" and raised.error == "RuntimeError: boom in forward" and not raised.metrics
-    nan = evaluator.evaluate(cnn("test_workers_nan"), fidelity=2)
+    nan = evaluator.evaluate(cnn(NAN_OP), fidelity=2)
     assert nan.status == "fail" and "training loss is nan in epoch 1" in nan.error
-    assert math.isinf(nan.value(evaluator.objective))
+    assert not nan.metrics
     wrong_classes = Architecture.from_yaml(cnn().to_yaml().replace("out: 10", "out: 3"))
     assert "does not match the 10 classes" in evaluator.evaluate(wrong_classes, fidelity=1).error
     limited = get_evaluator("train", epochs=1, max_params=cnn().params((1, 16, 16)) - 1)
@@ -113,7 +94,7 @@ def test_failures_become_fail_results(evaluator):
 
 
 def test_configuration_errors_raise_at_construction():
-    with pytest.raises(NasbenchError, match="unknown training option"):
+    with pytest.raises(NasbenchError, match="evaluator 'train': unknown option"):
         get_evaluator("train", learning_rate=0.1)
     with pytest.raises(NasbenchError, match="dataset 'cifar10' not found"):
         get_evaluator("train", dataset="cifar10", data_dir="/nonexistent")

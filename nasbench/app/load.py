@@ -6,6 +6,7 @@ from pathlib import Path
 
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
+from search_spaces import zoo
 
 
 def load(source: str | Path | Architecture) -> Architecture:
@@ -21,7 +22,4 @@ def load(source: str | Path | Architecture) -> Architecture:
         return Architecture.from_json(content) if path.suffix.lower() == ".json" else Architecture.from_yaml(content)
     if "\n" in text or ":" in text:
         return Architecture.from_json(text) if text.lstrip().startswith("{") else Architecture.from_yaml(text)
-    # Composition layer: the zoo lives in search_spaces, which itself depends on nasbench.
-    from search_spaces import zoo
-
     return zoo.get(text)

@@ -212,7 +212,7 @@ class SearchLoop:
             told = min(int(checkpoint["evaluated"]), len(trials))
             self.asks, self.duplicates = int(checkpoint["asks"]), int(checkpoint["duplicates"])
         for trial in trials[:told]:
-            _, observation = self.restore(trial)
+            observation = self.observation(trial)
             self.known[trial.user_attrs["hash"]] = observation
             self.evaluated += 1
             self.track(observation)
@@ -243,7 +243,7 @@ class SearchLoop:
         for trial in self.replay:
             if trial.user_attrs["hash"] == arch_hash:
                 self.replay.remove(trial)
-                return self.restore(trial)[1]
+                return self.observation(trial)
         raise AssertionError(f"{arch_hash} is not waiting for replay")
 
     def flush_replay(self, bar: SearchProgress) -> None:
@@ -260,16 +260,21 @@ class SearchLoop:
     def restore(self, trial: FrozenTrial) -> tuple[Candidate, Observation]:
         """The candidate and observation a stored trial holds."""
         attrs = trial.user_attrs
-        arch = Architecture.from_json(attrs["genome"])
         info = {key: attrs[key] for key in ("origin", "parent", "mutations", "hash") if attrs.get(key) is not None}
         if attrs.get("seed_name"):
             info["seed"] = attrs["seed_name"]
+        return Candidate(Architecture.from_json(attrs["genome"]), info), self.observation(trial)
+
+    @staticmethod
+    def observation(trial: FrozenTrial) -> Observation:
+        """What the strategy was told about a stored trial."""
+        attrs = trial.user_attrs
         outcome = attrs.get("outcome") or {}
         metrics = {key: math.nan if value is None else value for key, value in (outcome.get("metrics") or {}).items()}
         metrics |= {key: float(attrs[key]) for key in ("params", "macs") if attrs.get(key) is not None}
         if trial.state == TrialState.COMPLETE:
-            return Candidate(arch, info), Observation(True, tuple(trial.values), metrics)
-        return Candidate(arch, info), Observation(False, None, metrics, outcome.get("error", "failed"))
+            return Observation(True, tuple(trial.values), metrics)
+        return Observation(False, None, metrics, outcome.get("error", "failed"))
 
     def prepare(self, candidate: Candidate) -> Prepared:
         """Genome JSON, hash, parameters and MACs from one lowering (memoized by genome)."""

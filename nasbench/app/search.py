@@ -41,7 +41,7 @@ DEFAULT_DATASET = "digits"
 def search(strategy: str = "evolution", space: str | SearchSpace = "graph", dataset: str | None = None,
            evaluator: str | Evaluator = DEFAULT_EVALUATOR, budget: int = DEFAULT_BUDGET, seed: int = 0,
            storage: str | BaseStorage | None = DEFAULT_STORAGE, study: str | None = None, table: str | None = None,
-           workers: int = 1, epochs: int | None = None, seeds: str | Sequence[str] = "all",
+           workers: int | None = None, epochs: int | None = None, seeds: str | Sequence[str] = "all",
            max_params: int | None = None, max_macs: int | None = None,
            objectives: str | Sequence[str | Objective] | None = None,
            strategy_options: Mapping[str, Any] | None = None, progress: bool = True,
@@ -55,14 +55,14 @@ def search(strategy: str = "evolution", space: str | SearchSpace = "graph", data
     training, the evaluator's own for a table). ``objectives`` is ``"metric:max,metric:min"`` or a list (default: the
     evaluator's); any metric the evaluator reports, and every candidate's analytic ``params`` and ``macs``, may be
     one. ``storage`` is an Optuna URL, ``"memory"`` or a storage object; ``backend`` names the executor and ``workers``
-    how many evaluations it runs at once (more go through ``executor_options``). ``study`` defaults to
-    ``<strategy>-<space>-<dataset or evaluator>-seed<seed>`` so that re-running the same call resumes exactly where it
-    stopped. ``seeds`` is ``"all"``, ``"none"`` or seed names (comma-separated or a list). ``strategy_options`` are the
-    strategy's declared options (``nasbench strategies`` lists them).
+    how many evaluations it runs at once (the executor's ``workers`` option; others go through ``executor_options``).
+    ``study`` defaults to ``<strategy>-<space>-<dataset or evaluator>-seed<seed>`` so that re-running the same call
+    resumes exactly where it stopped. ``seeds`` is ``"all"``, ``"none"`` or seed names (comma-separated or a list).
+    ``strategy_options`` are the strategy's declared options (``nasbench strategies`` lists them).
     """
     if budget < 1:
         raise NasbenchError(f"budget must be at least 1, got {budget}")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise NasbenchError(f"workers must be at least 1, got {workers}")
     judge, dataset, epochs = make_evaluator(evaluator, dataset, table, epochs, evaluator_options)
     goals = parse_objectives(objectives) if objectives else judge.default_objectives()
@@ -72,7 +72,8 @@ def search(strategy: str = "evolution", space: str | SearchSpace = "graph", data
     chosen_seeds = select_seeds(the_space.seeds(), seeds)
     given = dict(strategy_options or {})
     proposer = STRATEGIES.get(strategy)(the_space, goals, seed, budget, **given)
-    executor = get_executor(backend, judge, **{"workers": workers, **dict(executor_options or {})})
+    executor_settings = {**({"workers": workers} if workers is not None else {}), **dict(executor_options or {})}
+    executor = get_executor(backend, judge, **executor_settings)
 
     name = study or f"{strategy}-{the_space.name}-{dataset or judge.name}-seed{seed}"
     store = open_storage(storage)

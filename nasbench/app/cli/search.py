@@ -12,6 +12,9 @@ import yaml
 from nasbench.app.cli import app
 from nasbench.errors import NasbenchError
 
+# Shorthands kept from before strategies declared their options: each sets the strategy option of its name.
+STRATEGY_SHORTHANDS = ("population", "tournament", "mutations_schedule", "remove")
+
 
 def load_config(path: Path) -> dict[str, Any]:
     """The options of a YAML config file (keys spelled as the CLI's, with dashes or underscores)."""
@@ -25,8 +28,9 @@ def load_config(path: Path) -> dict[str, Any]:
         raise NasbenchError(f"config {path}: invalid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict):
         raise NasbenchError(f"config {path}: expected a mapping of option: value")
-    known = set(inspect.signature(search).parameters)
+    known = set(inspect.signature(search).parameters) | set(STRATEGY_SHORTHANDS)
     options = {str(key).replace("-", "_"): value for key, value in data.items()}
+    shorthands = {key: options.pop(key) for key in STRATEGY_SHORTHANDS if key in options}
     for key in ("strategy_options", "evaluator_options", "executor_options", "space_options"):
         if key in options and not isinstance(options[key], dict):
             raise NasbenchError(f"config {path}: {key} must be a mapping of option: value")
@@ -34,11 +38,9 @@ def load_config(path: Path) -> dict[str, Any]:
     if unknown:
         raise NasbenchError(f"config {path}: unknown option(s) {', '.join(unknown)} "
                             f"(known: {', '.join(sorted(known))})")
+    if shorthands:
+        options["strategy_options"] = {**shorthands, **dict(options.get("strategy_options") or {})}
     return options
-
-
-# Shorthands kept from before strategies declared their options: each sets the strategy option of its name.
-STRATEGY_SHORTHANDS = ("population", "tournament", "mutations_schedule", "remove")
 
 
 @app.command("search")
