@@ -29,8 +29,10 @@ class Objective:
     direction: str = MAXIMIZE
 
     def __post_init__(self) -> None:
-        if self.direction not in (MAXIMIZE, MINIMIZE):
+        direction = DIRECTIONS.get(str(self.direction).lower())
+        if direction is None:
             raise NasbenchError(f"objective {self.metric!r}: direction must be max or min, got {self.direction!r}")
+        object.__setattr__(self, "direction", direction)  # "max" and "maximize" are one direction
 
     @classmethod
     def parse(cls, text: str) -> Objective:

@@ -2,13 +2,19 @@
 
 A plug-in lists its ``Option``s in one place; ``resolve_options`` turns what a user gave (Python values, the CLI's
 ``KEY=VALUE`` text, a config file's YAML values) into typed values with defaults filled in, and names the option and
-the plug-in's known options in every error.
+the plug-in's known options in every error. A plug-in whose constructor is its declaration (evaluators, executors)
+gets its options from the constructor's keyword parameters and type hints (``signature_options``), so that
+``--executor-option workers=2`` arrives as the integer 2 and ``workers=two`` is a one-line error.
 """
 
 from __future__ import annotations
 
+import inspect
+import types
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nasbench.errors import NasbenchError
@@ -35,6 +41,7 @@ class Option:
     derive: Callable[[int | None], Any] | None = None
     derived: str = ""
     check: Callable[[Any], Any] | None = None
+    optional: bool = False
 
     def default_for(self, budget: int | None) -> Any:
         """The default value for a search of ``budget`` evaluations."""
@@ -49,7 +56,7 @@ class Option:
     def coerce(self, value: Any, owner: str) -> Any:
         """``value`` as this option's type (text from the command line is parsed); errors name the option."""
         where = f"{owner}: option {self.name!r}"
-        if value is None:
+        if value is None or (self.optional and isinstance(value, str) and value.strip().lower() in _NONE):
             return None
         typed = _convert(value, self.type)
         if typed is _INVALID:
@@ -74,6 +81,49 @@ class Option:
 
 
 _INVALID = object()
+_NONE = {"none", "null"}
+_SCALARS = (bool, int, float, str)
+
+
+def signature_options(factory: Callable[..., Any], skip: int = 0) -> tuple[Option, ...]:
+    """Options from ``factory``'s keyword parameters (after ``skip`` positional ones) and their type hints.
+
+    A parameter annotated with one scalar type (``int``, ``float``, ``str``, ``bool``, ``Path`` as text), optionally
+    ``| None``, becomes an Option of that type; others (``**kwargs``, containers) are left to the factory.
+    """
+    target = factory.__init__ if inspect.isclass(factory) else factory  # type: ignore[misc]
+    try:
+        hints = typing.get_type_hints(target)
+        parameters = list(inspect.signature(factory).parameters.values())[skip:]
+    except (NameError, TypeError, ValueError):
+        return ()
+    declared = []
+    for parameter in parameters:
+        if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+            continue
+        kind, optional = _scalar(hints.get(parameter.name))
+        if kind is None:
+            continue
+        default = None if parameter.default is inspect.Parameter.empty else parameter.default
+        declared.append(Option(parameter.name, kind, default, optional=optional))
+    return tuple(declared)
+
+
+def _scalar(hint: Any) -> tuple[type | None, bool]:
+    """(scalar type, whether None is allowed) of a type hint, or (None, False) for anything else."""
+    args = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+        else (hint,)
+    optional = type(None) in args
+    kinds = {str if arg is Path else arg for arg in args if arg is not type(None)}
+    if len(kinds) == 1 and (kind := kinds.pop()) in _SCALARS:
+        return kind, optional
+    return None, False
+
+
+def coerce_given(declared: Sequence[Option], given: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """``given`` with each value of a declared option coerced to its type (the others untouched)."""
+    by_name = {option.name: option for option in declared}
+    return {key: by_name[key].coerce(value, owner) if key in by_name else value for key, value in given.items()}
 
 
 def _convert(value: Any, kind: type) -> Any:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 from nasbench.errors import NasbenchError
+from nasbench.options import coerce_given, signature_options
 
 T = TypeVar("T")
 
@@ -54,12 +55,12 @@ class Registry(Generic[T]):
         self._entries.pop(name, None)
 
     def load_builtins(self) -> None:
-        """Import the modules of the built-in entries (once)."""
+        """Import the modules of the built-in entries (once they all imported)."""
         if self._loaded:
             return
-        self._loaded = True
         for module in self.builtins:
             importlib.import_module(module)
+        self._loaded = True
 
     def names(self) -> list[str]:
         """The registered names, sorted."""
@@ -96,10 +97,16 @@ class Registry(Generic[T]):
             raise self.unknown(name) from None
 
     def create(self, name: str, *args: Any, **options: Any) -> Any:
-        """Call the factory registered as ``name`` with ``args`` and ``options``, bound to its signature first."""
+        """Call the factory registered as ``name`` with ``args`` and ``options``.
+
+        The options are bound to the factory's signature first, then coerced to the types its hints declare (text
+        from a command line becomes numbers and flags), so that a wrong name or value is a one-line NasbenchError.
+        """
         factory = self.get(name)
-        bind_options(factory, f"{self.kind} {name!r}", *args, **options)
-        return factory(*args, **options)  # type: ignore[operator]
+        what = f"{self.kind} {name!r}"
+        bind_options(factory, what, *args, **options)
+        typed = coerce_given(signature_options(factory, skip=len(args)), options, what)  # type: ignore[arg-type]
+        return factory(*args, **typed)  # type: ignore[operator]
 
 
 def bind_options(factory: Callable[..., Any], what: str, *args: Any, **options: Any) -> None:

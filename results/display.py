@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from nasbench.objectives import ANALYTIC_METRICS
 from results.summary import SearchResults
 
 
@@ -48,10 +49,11 @@ class SearchProgress:
 
 def leaderboard_table(frame: pd.DataFrame, metrics: Sequence[str], title: str) -> Table:
     """A rich table of a leaderboard DataFrame (``SearchResults.leaderboard``) showing the objectives ``metrics``."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    shown = [metric for metric in metrics if metric not in ("params", "macs")]
+    # One space between columns and none at the edges: the whole table fits an 80-column terminal.
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    shown = [metric for metric in metrics if metric not in ANALYTIC_METRICS]
     numeric = ("rank", *shown, "params", "MACs")
-    widest = {"name": 12, "seed / parent": 14}
+    widest = {"name": 12, "seed / parent": 16}
     for column in ("rank", "name", "hash", *shown, "params", "MACs", "seed / parent"):
         table.add_column(column, justify="right" if column in numeric else "left", no_wrap=True, overflow="ellipsis",
                          min_width=4 if column == "rank" else 8, max_width=widest.get(column))
@@ -81,7 +83,7 @@ def print_summary(results: SearchResults, console: Console | None = None, k: int
         # soft_wrap: the command stays on one line, to be copied as it is
         console.print(f"dashboard: {command}", soft_wrap=True, markup=False, highlight=False)
     else:
-        console.print("dashboard: the study is in memory; pass --storage sqlite:///... to keep it and view it")
+        console.print("dashboard: none for an in-memory study (--storage sqlite:///... keeps it)")
 
 
 def count_text(value: object) -> str:

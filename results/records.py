@@ -52,8 +52,8 @@ def records(study: optuna.Study) -> list[dict[str, Any]]:
 def ranked(study: optuna.Study) -> list[tuple[int, FrozenTrial]]:
     """COMPLETE trials with their Pareto front (0 = non-dominated), best first.
 
-    Ranked by front, then the first objective, then trial number (earlier first); with one objective the front is
-    the rank by value.
+    Ranked by front, then the first objective, then trial number (earlier first). With one objective every trial is
+    given front 0 and the ranking is by value alone.
     """
     objectives = study_objectives(study)
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

@@ -138,10 +138,9 @@ def clean(value: Any) -> Any:
 
 @dataclass
 class TrialHandle:
-    """A RUNNING trial: its storage id and number."""
+    """A RUNNING trial: its storage id."""
 
     trial_id: int
-    number: int
 
 
 class TrialWriter:
@@ -159,18 +158,19 @@ class TrialWriter:
         template = create_trial(state=TrialState.RUNNING, params=dict(params) if params else None,
                                 distributions=dict(distributions) if params else None, user_attrs=clean(dict(attrs)))
         trial_id = self.storage.create_new_trial(self.study_id, template_trial=template)
-        return TrialHandle(trial_id, self.storage.get_trial_number_from_id(trial_id))
+        return TrialHandle(trial_id)
 
     def finish(self, handle: TrialHandle, status_ok: bool, metrics: Mapping[str, float],
                curve: list[Mapping[str, float]], seconds: float, error: str | None,
-               extra: Mapping[str, Any] | None = None) -> tuple[float, ...] | None:
+               extra: Mapping[str, Any] | None = None) -> tuple[tuple[float, ...] | None, str | None]:
         """Curve, metrics and wall time, then COMPLETE with every objective's value, or FAIL with the reason.
 
-        Returns the values stored (None for a FAIL). ``extra`` joins the stored outcome (the loop's bookkeeping).
+        Returns what was stored: (values, None) for a COMPLETE trial, (None, reason) for a FAIL. The intermediate
+        values are the curve's first objective where the curve has it, else its validation accuracy (``val_acc``,
+        what every training curve reports). ``extra`` joins the stored outcome (the loop's bookkeeping).
         """
         first = self.objectives[0].metric
         for step, entry in enumerate(curve, start=1):
-            # Evaluators name the per-epoch validation accuracy ``val_acc`` even when the objective has another name.
             value = entry.get(first, entry.get("val_acc"))
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.storage.set_trial_intermediate_value(handle.trial_id, int(entry.get("epoch", step)), value)
@@ -183,14 +183,15 @@ class TrialWriter:
         if status_ok and not valid:
             bad = [o.metric for o, value in zip(self.objectives, values) if not math.isfinite(value)]
             error = f"objective(s) {', '.join(bad)} missing or not finite"
-        if error:
+        if not valid:
+            error = error or "failed"
             outcome["error"] = error
         self.storage.set_trial_user_attr(handle.trial_id, "outcome", outcome)
         if valid:
             self.storage.set_trial_state_values(handle.trial_id, TrialState.COMPLETE, list(values))
-            return values
+            return values, None
         self.storage.set_trial_state_values(handle.trial_id, TrialState.FAIL)
-        return None
+        return None, error
 
     def fail_stale(self, reason: str) -> list[FrozenTrial]:
         """Mark every RUNNING trial FAIL as stale (``reason``) and return them as they were."""

@@ -11,7 +11,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial
 
 from nasbench.architecture import Architecture
-from nasbench.objectives import Objective
+from nasbench.objectives import ANALYTIC_METRICS, Objective
 from results.records import dataframe, ranked
 from results.store import genome_json
 
@@ -76,8 +76,8 @@ class SearchResults:
             row.update({objective.metric: value for objective, value in zip(self.objectives, trial.values)})
             row.update(params=attrs.get("params"), macs=attrs.get("macs"), origin=origin(attrs))
             rows.append(row)
-        metrics = [objective.metric for objective in self.objectives if objective.metric not in ("params", "macs")]
-        columns = ["rank", "front", "number", "name", "hash", *metrics, "params", "macs", "origin"]
+        metrics = [o.metric for o in self.objectives if o.metric not in ANALYTIC_METRICS]
+        columns = ["rank", "front", "number", "name", "hash", *metrics, *ANALYTIC_METRICS, "origin"]
         return pd.DataFrame(rows, columns=columns)
 
     def pareto_front(self) -> pd.DataFrame:

@@ -17,6 +17,7 @@ import numpy as np
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT, Cell
 from nasbench.errors import GenomeError, NasbenchError
+from nasbench.limits import size_limit_error
 from search_spaces import zoo
 from search_spaces.base import SearchSpace
 from search_spaces.graph_mutations import (
@@ -87,11 +88,7 @@ class GraphSpace(SearchSpace):
             return str(error)
         if lowered.output_shape != (self.num_classes,):
             return f"output shape {lowered.output_shape} is not ({self.num_classes},)"
-        if self.max_params is not None and lowered.params > self.max_params:
-            return f"{lowered.params} parameters exceed the limit {self.max_params}"
-        if self.max_macs is not None and lowered.macs > self.max_macs:
-            return f"{lowered.macs} MACs exceed the limit {self.max_macs}"
-        return None
+        return size_limit_error(lowered.params, lowered.macs, self.max_params, self.max_macs)
 
     def contains(self, arch: Architecture) -> bool:
         """A valid network for the space's input shape and classes, within the limits."""

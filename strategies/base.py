@@ -59,8 +59,9 @@ class Observation:
 class Strategy(ABC):
     """A black-box search strategy over a SearchSpace, speaking ask/tell.
 
-    Subclasses declare ``options`` and read their resolved values from ``self.config``; ``fitness`` turns an
-    observation into a tuple where higher is better and failures are the worst possible (-inf everywhere).
+    Subclasses declare ``options`` and read their resolved values from ``self.config`` (the constructor's
+    ``options`` mapping holds what the user gave); ``fitness`` turns an observation into a tuple where higher is
+    better and failures are the worst possible (-inf everywhere).
     """
 
     name: ClassVar[str] = ""
@@ -69,7 +70,7 @@ class Strategy(ABC):
     options: ClassVar[tuple[Option, ...]] = ()
 
     def __init__(self, space: SearchSpace, objectives: Sequence[Objective] = DEFAULT_OBJECTIVES, seed: int = 0,
-                 budget: int | None = None, **options: Any) -> None:
+                 budget: int | None = None, options: Mapping[str, Any] | None = None) -> None:
         self.objectives = tuple(objectives)
         if not self.objectives:
             raise NasbenchError(f"strategy {self.name!r}: needs at least one objective")
@@ -78,7 +79,7 @@ class Strategy(ABC):
                                 f"({format_objectives(self.objectives)})")
         self.space = space
         self.seed = int(seed)
-        self.config = resolve_options(self.options, options, f"strategy {self.name!r}", budget)
+        self.config = resolve_options(type(self).options, dict(options or {}), f"strategy {self.name!r}", budget)
         self.rng = np.random.default_rng(self.seed)
 
     @abstractmethod
@@ -92,10 +93,6 @@ class Strategy(ABC):
     def fitness(self, observation: Observation) -> tuple[float, ...]:
         """Every objective as "higher is better"; a failure or a non-finite value is -inf."""
         return oriented(self.objectives, observation.values if observation.ok else None)
-
-    def reseed(self, *entropy: int) -> None:
-        """Restart the random stream from (seed, *entropy), for a resume that could not restore the exact state."""
-        self.rng = np.random.default_rng([self.seed, *entropy])
 
     def state_dict(self) -> dict[str, Any]:
         """JSON-serializable state, enough for ``load_state_dict`` to continue exactly where this one is."""

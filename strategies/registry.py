@@ -26,7 +26,7 @@ def get(name: str, space: SearchSpace, objectives: Sequence[Objective] = DEFAULT
 
     Unknown names and options, and several objectives for a single-objective strategy, are one-line NasbenchErrors.
     """
-    return STRATEGIES.get(name)(space, objectives, seed, budget, **dict(options or {}))
+    return STRATEGIES.get(name)(space, objectives, seed, budget, options)
 
 
 def describe(name: str) -> dict[str, Any]:

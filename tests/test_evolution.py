@@ -14,7 +14,7 @@ SCORE = parse_objectives("score:max")
 
 
 def evolution(objectives=SCORE, **options) -> RegularizedEvolution:
-    return RegularizedEvolution(ToySpace(), objectives, seed=0, **options)
+    return RegularizedEvolution(ToySpace(), objectives, seed=0, options=options)
 
 
 def scored(*values: float) -> Observation:

@@ -112,9 +112,11 @@ def test_a_study_without_a_checkpoint_resumes_by_replay_without_retraining(tmp_p
     expected = [t.user_attrs["hash"] for t in uninterrupted.study.get_trials()]
     assert [t.user_attrs["hash"] for t in resumed.study.get_trials()] == expected  # the replay matched exactly
 
+    # Written with other options than now (nothing stored says so): the replay diverges, is told as stored, goes on.
     storage.set_study_system_attr(study_id, "nasbench:checkpoint", None)
     other = ToyEvaluator()
-    diverged = search(strategy="evolution", evaluator=other, budget=40, seed=9, **options)
+    diverged = search(strategy="evolution", evaluator=other, budget=40, seed=2,
+                      **{**options, "strategy_options": {"population": 3, "tournament": 3}})
     hashes = [t.user_attrs["hash"] for t in diverged.study.get_trials()]
     assert len(other.calls) == 10 and len(set(hashes)) == 40 and hashes[:30] == expected
 
@@ -129,3 +131,5 @@ def test_resume_with_other_strategy_options_is_refused(tmp_path):
         search(strategy="evolution", strategy_options={"population": 6}, **options)
     with pytest.raises(NasbenchError, match="was searched by strategy 'evolution', not 'random'"):
         search(strategy="random", **options)
+    with pytest.raises(NasbenchError, match="was searched with seed 0, not 1"):
+        search(strategy="evolution", seed=1, **options)

@@ -224,6 +224,13 @@ def test_cli_end_to_end_with_results_commands(cli, tmp_path):
      "expected METRIC:max or METRIC:min"),
     (["search", "--strategy", "test-repeater", "--space", "nb201", "--evaluator", "table", "--objectives",
       "valid_acc_12:max,params:min"], "strategy 'test-repeater' optimizes one objective, got 2"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--population", "abc"],
+     "strategy 'evolution': option 'population' expects an integer, got 'abc'"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--option", "seed=3"],
+     "strategy 'evolution': unknown option(s) seed (options: population, tournament, mutations_schedule, remove)"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--executor-option", "workers=two"],
+     "executor 'local': option 'workers' expects an integer, got 'two'"),
+    (["search", "--space", "nb201", "--evaluator", "table", "--max-params", "0"], "max_params must be at least 1"),
     (["search", "--space", "nb201", "--evaluator", "table", "--executor-option", "wrkers=2"],
      "executor 'local': unknown option(s) wrkers (options: workers, threads, timeout)"),
     (["search", "--space", "nb201", "--evaluator", "table", "--evaluator-option", "tabel=x.csv"],
@@ -297,3 +304,28 @@ def test_two_workers_keep_two_evaluations_in_flight():
     assert len({t.user_attrs["hash"] for t in trials}) == 10
     overlapping = sum(1 for a, b in zip(trials, trials[1:]) if b.datetime_start < a.datetime_complete)
     assert overlapping >= 5
+
+
+def test_strategies_command_lists_every_strategy_with_its_options(cli):
+    code, out, _ = cli("strategies", "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert code == 0 and set(rows) == set(STRATEGIES.names())
+    evolution = {option["name"]: option for option in rows["evolution"]["options"]}
+    assert set(evolution) == {"population", "tournament", "mutations_schedule", "remove"}
+    assert evolution["population"]["type"] == "int" and "budget" in evolution["population"]["default"]
+    assert evolution["remove"]["choices"] == ["oldest", "worst"] and rows["evolution"]["multi_objective"]
+    assert "Real et al. 2019" in rows["evolution"]["paper"] and rows["random"]["options"] == []
+    code, out, _ = cli("strategies")
+    assert code == 0 and "population" in out and "test-repeater" in out and "one objective" in out
+
+
+def test_strategy_options_from_config_cli_and_shorthands_agree(cli, tmp_path):
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    (tmp_path / "c.yaml").write_text("space: nb201\nevaluator: table\nbudget: 6\n"
+                                     "strategy_options: {population: 3, remove: worst}\n")
+    assert cli("search", "--config", "c.yaml", "--storage", url, "--study", "a", "--tournament", "2")[0] == 0
+    assert cli("search", "--space", "nb201", "--evaluator", "table", "--budget", "6", "--storage", url,
+               "--study", "b", "-o", "population=3", "-o", "remove=worst", "--option", "tournament=2")[0] == 0
+    configs = [optuna.load_study(storage=url, study_name=name).user_attrs["strategy_config"] for name in "ab"]
+    assert configs[0] == configs[1] == {"population": 3, "tournament": 2, "mutations_schedule": None,
+                                        "remove": "worst"}

@@ -7,7 +7,7 @@ from search_toys import ToySpace
 
 import strategies
 from nasbench.errors import NasbenchError
-from nasbench.objectives import parse_objectives
+from nasbench.objectives import Objective, parse_objectives
 from nasbench.registry import Registry
 from strategies import Observation
 
@@ -88,3 +88,12 @@ def test_a_registry_refuses_a_second_entry_under_a_taken_name():
         registry.register("a", max)
     registry.register("a", max, replace=True)
     assert registry.get("a") is max and registry.names() == ["a"]
+
+
+def test_objectives_parse_and_normalize_their_direction():
+    assert parse_objectives("val_acc:max, params:MIN") == (Objective("val_acc", "maximize"), Objective("params", "min"))
+    assert Objective("params", "min").direction == "minimize" and str(Objective("a", "maximize")) == "a:max"
+    with pytest.raises(NasbenchError, match="named more than once"):
+        parse_objectives("a:max,a:min")
+    with pytest.raises(NasbenchError, match="direction must be max or min, got 'upward'"):
+        Objective("a", "upward")

@@ -5,6 +5,7 @@ A newly registered strategy is tested here without editing this file (as Optuna 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -12,11 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import optuna
 import pytest
+from kill_switch import KillAt
 
 import search_spaces
+from nasbench.app.search import search
 from nasbench.errors import NasbenchError
 from nasbench.objectives import parse_objectives, values_of
+from results.store import evaluated_trials
 from strategies import STRATEGIES, Candidate, Observation
 from strategies import get as get_strategy
 from workers.table import TableEvaluator
@@ -126,44 +131,49 @@ import sys
 sys.path.insert(0, {tests!r})
 from kill_switch import KillAt
 from nasbench.app.search import search
-kill_at = int(sys.argv[3]) if len(sys.argv) > 3 else None
+kill_at = int(sys.argv[4]) if len(sys.argv) > 4 else None
 search(strategy=sys.argv[2], space="nb201", evaluator=KillAt(kill_at), budget={budget}, seed=3, storage=sys.argv[1],
-       study="exact", progress=False, checkpoint_every=7)
+       study="exact", progress=False, checkpoint_every=int(sys.argv[3]))
 """
 BUDGET = 45
+CHECKPOINT_EVERY = 7
+# Kill points: during the seed (nb201 has one), on the first evaluation after a checkpoint, at a random evaluation,
+# and at a random evaluation of a study that has no checkpoint yet (resumed by replay from the start).
+KILLS = {"seed": (1, CHECKPOINT_EVERY), "after-checkpoint": (CHECKPOINT_EVERY + 1, CHECKPOINT_EVERY),
+         "random": (None, CHECKPOINT_EVERY), "no-checkpoint": (None, 1000)}
 
 
 def sequence(study) -> list[str]:
-    from results.store import evaluated_trials
-
     return [trial.user_attrs["hash"] for trial in evaluated_trials(study)]
 
 
+@functools.cache
+def uninterrupted(name: str) -> list[str]:
+    results = search(strategy=name, space="nb201", evaluator=KillAt(), budget=BUDGET, seed=3, storage="memory",
+                     study="exact", progress=False, checkpoint_every=CHECKPOINT_EVERY)
+    return sequence(results.study)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("kill", list(KILLS))
 @pytest.mark.parametrize("name", NAMES)
-def test_a_search_killed_and_rerun_proposes_exactly_the_uninterrupted_sequence(name, tmp_path):
-    import optuna
-    from kill_switch import KillAt
-
-    from nasbench.app.search import search
-
-    uninterrupted = search(strategy=name, space="nb201", evaluator=KillAt(), budget=BUDGET, seed=3, storage="memory",
-                           study="exact", progress=False, checkpoint_every=7)
-    expected = sequence(uninterrupted.study)
+def test_a_search_killed_and_rerun_proposes_exactly_the_uninterrupted_sequence(name, kill, tmp_path):
+    expected = uninterrupted(name)
     assert len(expected) == BUDGET
-
+    kill_at, every = KILLS[kill]
+    kill_at = kill_at or random.Random(f"{name}-{kill}").randint(3, BUDGET - 3)
     url = f"sqlite:///{tmp_path / 'exact.db'}"
     script = SCRIPT.format(tests=str(TESTS), budget=BUDGET)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    kill_at = random.Random(f"{name}-kill").randint(3, BUDGET - 3)
-    killed = subprocess.run([sys.executable, "-c", script, url, name, str(kill_at)], env=env, timeout=300)
+    killed = subprocess.run([sys.executable, "-c", script, url, name, str(every), str(kill_at)], env=env,
+                            timeout=300)
     assert killed.returncode == -9  # SIGKILL, in the middle of evaluation number kill_at
     stored = optuna.load_study(storage=url, study_name="exact").get_trials()
-    assert [t.state.name for t in stored].count("RUNNING") == 1
+    assert [t.state.name for t in stored].count("RUNNING") == 1 and len(stored) == kill_at
 
-    rerun = subprocess.run([sys.executable, "-c", script, url, name], env=env, timeout=300)
+    rerun = subprocess.run([sys.executable, "-c", script, url, name, str(every)], env=env, timeout=300)
     assert rerun.returncode == 0
     study = optuna.load_study(storage=url, study_name="exact")
     assert sequence(study) == expected
     stale = [t for t in study.get_trials() if t.user_attrs.get("outcome", {}).get("stale")]
-    assert len(stale) == 1 and stale[0].user_attrs["hash"] in expected
+    assert len(stale) == 1 and stale[0].user_attrs["hash"] == expected[kill_at - 1]

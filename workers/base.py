@@ -51,7 +51,8 @@ class Evaluator(ABC):
     They must be picklable before first use so that a process pool can ship them to its workers once.
     ``scores_space`` names the search space whose architectures it can score (None: any architecture that fits its
     task), and ``smoke_options`` are options for the cheapest meaningful configuration; the evaluator contract suite
-    uses both to test every registered evaluator.
+    uses both to test every registered evaluator. ``search_defaults`` are options a search gives it unless the user
+    sets them; ``task`` names what it scores on (a dataset), as the default study name shows it.
     """
 
     name: ClassVar[str] = ""
@@ -59,6 +60,7 @@ class Evaluator(ABC):
     objectives: ClassVar[str] = ""
     scores_space: ClassVar[str | None] = None
     smoke_options: ClassVar[dict[str, Any]] = {}
+    search_defaults: ClassVar[dict[str, Any]] = {}
     # The task scored on, so that a search space builds networks that fit it (a dataset-backed evaluator overrides).
     input_shape: tuple[int, int, int] = (3, 32, 32)
     num_classes: int = 10
@@ -69,6 +71,11 @@ class Evaluator(ABC):
 
     def setup(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless an evaluator has something to load
         """Load what evaluations need (data, tables); a worker process calls it once, before its first job."""
+
+    @property
+    def task(self) -> str:
+        """What the evaluator scores on, for names: its dataset, or the evaluator's own name."""
+        return self.name
 
     def default_objectives(self) -> tuple[Objective, ...]:
         """The objectives a search optimizes when it names none."""

@@ -54,6 +54,10 @@ class TrainEvaluator(Evaluator):
 
     objectives = "val_acc:max"
     smoke_options = {"epochs": 1, "fraction": 0.3}
+    # A search on a CPU: 3 epochs keep the main job at a few minutes, and one torch thread per evaluation because
+    # the small networks gain little from intra-op threads, while OpenMP threads competing with other processes for
+    # the cores slow training down by an order of magnitude.
+    search_defaults = {"epochs": 3, "threads": 1}
 
     def __init__(self, dataset: str = "digits", data_dir: str | Path | None = None, fraction: float = 1.0,
                  resolution: int | None = None, epochs: int = DEFAULT_EPOCHS, max_params: int | None = None,
@@ -81,6 +85,11 @@ class TrainEvaluator(Evaluator):
         self.setup()
         assert self._dataset is not None
         return self._dataset
+
+    @property
+    def task(self) -> str:
+        """The dataset's name."""
+        return self.data.name
 
     @property
     def input_shape(self) -> tuple[int, int, int]:  # type: ignore[override]

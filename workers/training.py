@@ -18,6 +18,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from nasbench.errors import NasbenchError
+from nasbench.options import coerce_given, signature_options
 from workers.datasets import Dataset
 
 CROP_PADDING = 4
@@ -62,7 +63,7 @@ class TrainConfig:
             raise NasbenchError(f"evaluator 'train': unknown option(s) {', '.join(unknown)} (training options: "
                                 f"{', '.join(sorted(known))}; and dataset, data_dir, fraction, resolution, epochs, "
                                 "max_params, max_macs, threads, device, test)")
-        return cls(**options)  # type: ignore[arg-type]
+        return cls(**coerce_given(signature_options(cls), options, "evaluator 'train'"))
 
 
 @contextmanager

@@ -27,19 +27,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
 from nasbench.hashing import architecture_hash
 from nasbench.limits import size_limit_error
-from nasbench.objectives import Objective
+from nasbench.objectives import ANALYTIC_METRICS, Objective
 from results.display import SearchProgress
 from results.store import TrialHandle, TrialWriter, evaluated_trials
-from search_spaces.base import SearchSpace
+from search_spaces.base import SearchSpace, Variable
 from strategies.base import Candidate, Observation, Strategy
-from workers.base import Evaluator, Result
+from workers.base import Result
 from workers.executor import Executor
 
 MAX_DUPLICATES = 100
@@ -83,30 +83,40 @@ class Prepared:
 
     def analytic(self) -> dict[str, float]:
         """The analytic metrics every candidate reports, whatever the evaluator."""
-        return {key: float(value) for key, value in (("params", self.params), ("macs", self.macs))
+        return {key: float(value) for key, value in zip(ANALYTIC_METRICS, (self.params, self.macs))
                 if value is not None}
+
+
+SEED, REDO, ASKED = "seed", "redo", "asked"  # where a candidate comes from: a seed, an interrupted trial, the strategy
 
 
 @dataclass
 class Pending:
-    """An evaluation in flight: its trial, candidate and whether it is a seed."""
+    """An evaluation in flight: its trial, candidate, prepared form and where the candidate came from."""
 
     handle: TrialHandle
     candidate: Candidate
     prepared: Prepared
-    is_seed: bool
+    source: str
+
+
+def distribution(variable: Variable) -> BaseDistribution:
+    """The Optuna distribution of a space variable: evenly spaced integer ordinals are integer ranges."""
+    choices = variable.choices
+    steps = {b - a for a, b in zip(choices, choices[1:])} if variable.ordinal else set()
+    if all(isinstance(c, int) and not isinstance(c, bool) for c in choices) and len(steps) == 1:
+        return IntDistribution(choices[0], choices[-1], step=steps.pop())
+    return CategoricalDistribution(list(choices))
 
 
 class SearchLoop:
     """One search over an open study: resume, seeds, then ask/evaluate/store/tell, ``executor.capacity`` in flight."""
 
-    def __init__(self, study: optuna.Study, space: SearchSpace, strategy: Strategy, evaluator: Evaluator,
-                 executor: Executor, objectives: tuple[Objective, ...], budget: int, seed: int = 0,
+    def __init__(self, study: optuna.Study, space: SearchSpace, strategy: Strategy, executor: Executor,
+                 objectives: tuple[Objective, ...], budget: int, seed: int = 0,
                  fidelity: int | None = None, max_params: int | None = None, max_macs: int | None = None,
                  max_duplicates: int = MAX_DUPLICATES, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
-        if checkpoint_every < 1:
-            raise NasbenchError(f"checkpoint_every must be at least 1, got {checkpoint_every}")
-        self.study, self.space, self.strategy, self.evaluator = study, space, strategy, evaluator
+        self.study, self.space, self.strategy = study, space, strategy
         self.executor, self.objectives = executor, objectives
         self.budget, self.seed, self.fidelity = budget, seed, fidelity
         self.max_params, self.max_macs, self.max_duplicates = max_params, max_macs, max_duplicates
@@ -126,13 +136,13 @@ class SearchLoop:
         variables = space.variables()
         if variables is None:
             return None
-        return {name: CategoricalDistribution(list(variable.choices)) for name, variable in variables.items()}
+        return {name: distribution(variable) for name, variable in variables.items()}
 
     def run(self, seeds: list[Architecture], bar: SearchProgress) -> str | None:
         """Resume, evaluate the seeds, then search until the budget is used; returns why it stopped early, if so."""
-        queue: deque[tuple[Candidate, bool]] = deque(
-            (Candidate(arch, {"origin": "seed", "seed": arch.name}), True) for arch in seeds)
-        queue.extend((candidate, False) for candidate in self.resume())
+        queue: deque[tuple[Candidate, str]] = deque(
+            (Candidate(arch, {"origin": "seed", "seed": arch.name}), SEED) for arch in seeds)
+        queue.extend((candidate, REDO) for candidate in self.resume())
         bar.update(self.evaluated, self.best)
         pending: dict[Any, Pending] = {}
         running: set[str] = set()
@@ -143,34 +153,36 @@ class SearchLoop:
                 while (stopped is None and len(pending) < capacity
                        and self.evaluated + len(pending) + len(self.replay) < self.budget):
                     if queue:
-                        candidate, is_seed = queue.popleft()
-                    elif any(job.is_seed for job in pending.values()):
+                        candidate, source = queue.popleft()
+                    elif any(job.source == SEED for job in pending.values()):
                         break  # seeds are told before the strategy is first asked
                     else:
-                        candidate, is_seed = self.strategy.ask(), False
+                        candidate, source = self.strategy.ask(), ASKED
                         self.asks += 1
                     prepared = self.prepare(candidate)
                     candidate.info["hash"] = prepared.hash
                     taken = prepared.hash in self.known or prepared.hash in running
-                    if self.replay and not taken and not self._replays(prepared.hash, capacity):
+                    # An interrupted evaluation proposed before the checkpoint is redone, never replayed.
+                    replayable = source != REDO and bool(self.replay)
+                    if replayable and not taken and not self._replays(prepared.hash, capacity):
                         self.flush_replay(bar)
-                        taken = prepared.hash in self.known
+                        replayable, taken = False, prepared.hash in self.known
                     if taken:
-                        if not is_seed:
+                        if source != SEED:
                             stopped = self.duplicate(candidate, prepared.hash)
                         continue
                     self.duplicates = 0
-                    if self.replay:
+                    if replayable:
                         self.conclude(candidate, prepared.hash, self._take_replay(prepared.hash), bar)
                         continue
                     handle = self.writer.start(self.attrs(candidate, prepared), *self.encoding(candidate.arch))
                     reason = prepared.error or size_limit_error(prepared.params, prepared.macs, self.max_params,
                                                                 self.max_macs)
                     if reason is not None:
-                        self.finish(Pending(handle, candidate, prepared, is_seed), Result.failure(reason), bar)
+                        self.finish(Pending(handle, candidate, prepared, source), Result.failure(reason), bar)
                         continue
                     job = pool.submit(candidate.arch, self.fidelity, self.seed)
-                    pending[job] = Pending(handle, candidate, prepared, is_seed)
+                    pending[job] = Pending(handle, candidate, prepared, source)
                     running.add(prepared.hash)
                 if not pending:
                     break
@@ -203,6 +215,9 @@ class SearchLoop:
         stale = self.writer.fail_stale("interrupted: the search stopped while this evaluation ran; evaluated again")
         checkpoint = self.writer.load_checkpoint()
         trials = evaluated_trials(self.study)
+        stored = next((trial.distributions for trial in trials if trial.distributions), None)
+        if stored and self.distributions is not None:
+            self.distributions.update(stored)  # Optuna refuses another kind of distribution for a stored param
         told = 0
         if checkpoint is not None:
             if checkpoint.get("version") != CHECKPOINT_VERSION:
@@ -227,7 +242,8 @@ class SearchLoop:
         for trial in stale:
             candidate, _ = self.restore(trial)
             arch_hash = candidate.info["hash"]
-            before = "ask" not in trial.user_attrs or (checkpoint is not None and trial.user_attrs["ask"] <= self.asks)
+            # Without a checkpoint the fresh strategy proposes the interrupted candidate again by itself.
+            before = checkpoint is not None and trial.user_attrs.get("ask", math.inf) <= self.asks
             if before and arch_hash not in seen and candidate.info.get("origin") != "seed":
                 seen.add(arch_hash)
                 redo.append(candidate)
@@ -271,7 +287,6 @@ class SearchLoop:
         attrs = trial.user_attrs
         outcome = attrs.get("outcome") or {}
         metrics = {key: math.nan if value is None else value for key, value in (outcome.get("metrics") or {}).items()}
-        metrics |= {key: float(attrs[key]) for key in ("params", "macs") if attrs.get(key) is not None}
         if trial.state == TrialState.COMPLETE:
             return Observation(True, tuple(trial.values), metrics)
         return Observation(False, None, metrics, outcome.get("error", "failed"))
@@ -301,10 +316,11 @@ class SearchLoop:
     def finish(self, job: Pending, result: Result, bar: SearchProgress) -> None:
         """Store the result with every objective's value, then tell it."""
         metrics = {**result.metrics, **job.prepared.analytic()} if result.ok else dict(result.metrics)
-        values = self.writer.finish(job.handle, result.ok, metrics, result.curve, result.seconds, result.error,
-                                    {"order": self.evaluated})
-        error = None if values is not None else result.error or "objective missing or not finite"
-        self.conclude(job.candidate, job.prepared.hash, Observation(values is not None, values, metrics, error), bar)
+        values, error = self.writer.finish(job.handle, result.ok, metrics, result.curve, result.seconds, result.error,
+                                           {"order": self.evaluated})
+        # Built from exactly what was stored, so that a replay after a resume tells the strategy the same thing.
+        stored = {key: value if math.isfinite(value) else math.nan for key, value in metrics.items()}
+        self.conclude(job.candidate, job.prepared.hash, Observation(values is not None, values, stored, error), bar)
 
     def conclude(self, candidate: Candidate, arch_hash: str, observation: Observation,
                  bar: SearchProgress | None) -> None:

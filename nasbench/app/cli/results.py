@@ -34,10 +34,11 @@ def _print_records(rows: list[dict], as_json: bool, title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from nasbench.objectives import ANALYTIC_METRICS
     from results.display import count_text
 
     metrics = [metric for metric in next((row["values"] for row in rows if row["values"]), None) or ["objective"]
-               if metric not in ("params", "macs")]
+               if metric not in ANALYTIC_METRICS]
     table = Table(title=title, box=box.SIMPLE_HEAD)
     for column in ("#", "state", *metrics, "hash", "seed / parent", "params", "MACs"):
         table.add_column(column, no_wrap=True, overflow="ellipsis",

@@ -32,8 +32,10 @@ def load_config(path: Path) -> dict[str, Any]:
     options = {str(key).replace("-", "_"): value for key, value in data.items()}
     shorthands = {key: options.pop(key) for key in STRATEGY_SHORTHANDS if key in options}
     for key in ("strategy_options", "evaluator_options", "executor_options", "space_options"):
-        if key in options and not isinstance(options[key], dict):
-            raise NasbenchError(f"config {path}: {key} must be a mapping of option: value")
+        if key in options:
+            if not isinstance(options[key], dict):
+                raise NasbenchError(f"config {path}: {key} must be a mapping of option: value")
+            options[key] = {str(name).replace("-", "_"): value for name, value in options[key].items()}
     unknown = sorted(set(options) - known)
     if unknown:
         raise NasbenchError(f"config {path}: unknown option(s) {', '.join(unknown)} "
@@ -70,8 +72,8 @@ def search_command(
                                                                     "(repeatable).")] = None,
     executor_option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE: an executor option "
                                                                    "(repeatable).")] = None,
-    population: int = typer.Option(None, help="Same as --option population=N."),
-    tournament: int = typer.Option(None, help="Same as --option tournament=N."),
+    population: str = typer.Option(None, help="Same as --option population=N."),
+    tournament: str = typer.Option(None, help="Same as --option tournament=N."),
     mutations_schedule: str = typer.Option(None, help="Same as --option mutations_schedule=d,r."),
     remove: str = typer.Option(None, help="Same as --option remove=oldest|worst."),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar and leaderboard."),
