@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
@@ -15,6 +17,22 @@ from nasbench.errors import GenomeError
 from nasbench.hashing import architecture_hash
 from nasbench.lowering import Lowered, lower
 from nasbench.ops import Shape
+from nasbench.ops.registry import REGISTRY as OPS
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What one lowering at the genome's input shape tells: canonical hash, parameters, MACs."""
+
+    hash: str
+    params: int
+    macs: int
+
+
+# Genome text digest -> measurement. Lowering is the costly part of proposing a candidate, and a search measures the
+# same genomes again and again (a mutation compares child and parent, the loop deduplicates, benchmarks repeat runs).
+_MEASURED: dict[tuple[str, int], Measurement] = {}
+_MEASURED_LIMIT = 100_000
 
 
 class Architecture:
@@ -125,13 +143,29 @@ class Architecture:
             graph.check_acyclic(where)
         self.lower()
 
+    def measure(self) -> Measurement:
+        """Hash, parameters and MACs at the genome's input shape, memoized by the genome's text.
+
+        The memo also keys on the op registry's version, so replacing an op's cost function is never answered from it.
+        An invalid genome raises GenomeError, as ``lower`` does.
+        """
+        key = (hashlib.sha256(self.to_json(indent=None).encode()).hexdigest(), OPS.version)
+        found = _MEASURED.get(key)
+        if found is None:
+            lowered = self.lower()
+            found = Measurement(architecture_hash(lowered), lowered.params, lowered.macs)
+            if len(_MEASURED) >= _MEASURED_LIMIT:
+                _MEASURED.clear()
+            _MEASURED[key] = found
+        return found
+
     def params(self, input_shape: Sequence[int] | None = None) -> int:
         """Trainable parameters, counted analytically (auxiliary heads included)."""
-        return self.lower(input_shape).params
+        return self.measure().params if input_shape is None else self.lower(input_shape).params
 
     def macs(self, input_shape: Sequence[int] | None = None) -> int:
         """Multiply-accumulates of one inference forward pass, counted analytically."""
-        return self.lower(input_shape).macs
+        return self.measure().macs if input_shape is None else self.lower(input_shape).macs
 
     def shapes(self, input_shape: Sequence[int] | None = None) -> dict[str, Shape]:
         """Output shape (without batch) of every layer, by module path, for ``input_shape``."""
@@ -143,7 +177,7 @@ class Architecture:
 
     def hash(self) -> str:
         """Canonical hash: equal for isomorphic networks, different for any change of op, edge, width or stride."""
-        return architecture_hash(self.lower())
+        return self.measure().hash
 
     def to_yaml(self) -> str:
         """The genome as YAML text."""

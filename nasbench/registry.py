@@ -31,6 +31,7 @@ class Registry(Generic[T]):
         self.builtins = tuple(builtins)
         self._entries: dict[str, T] = {}
         self._loaded = not self.builtins
+        self.version = 0  # bumped by every change, so that what was derived from the entries can tell it is stale
 
     def register(self, name: str, entry: T | None = None, *, replace: bool = False) -> Any:
         """Register ``entry`` under ``name``; without ``entry``, a decorator that registers what it decorates."""
@@ -47,12 +48,15 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered (pass replace=True to override)")
         if inspect.isclass(entry):
             entry.name = name  # type: ignore[attr-defined]
-        self._entries[name] = entry
+        if known is not entry:
+            self._entries[name] = entry
+            self.version += 1
         return entry
 
     def unregister(self, name: str) -> None:
         """Remove ``name`` (tests that register throw-away plug-ins clean up with it)."""
-        self._entries.pop(name, None)
+        if self._entries.pop(name, None) is not None:
+            self.version += 1
 
     def load_builtins(self) -> None:
         """Import the modules of the built-in entries (once they all imported)."""

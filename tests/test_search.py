@@ -49,7 +49,7 @@ def test_seeds_first_then_evolution_improves_on_them():
     trials = results.study.get_trials()
     assert len(trials) == 40
     assert [t.user_attrs["seed_name"] for t in trials[:2]] == ["small", "middle"]
-    assert all(t.user_attrs["seed_name"] is None for t in trials[2:])
+    assert all(t.user_attrs.get("seed_name") is None for t in trials[2:])
     hashes = [t.user_attrs["hash"] for t in trials]
     assert len(set(hashes)) == len(hashes)
     seed_best = max(t.value for t in trials[:2])

@@ -32,7 +32,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
-from nasbench.hashing import architecture_hash
 from nasbench.limits import size_limit_error
 from nasbench.objectives import ANALYTIC_METRICS, Objective
 from results.display import SearchProgress
@@ -45,31 +44,6 @@ from workers.executor import Executor
 MAX_DUPLICATES = 100
 CHECKPOINT_EVERY = 25
 CHECKPOINT_VERSION = 1
-
-Measured = tuple[str, int | None, int | None, str | None]
-_MEASURED: dict[str, Measured] = {}
-_MEASURED_LIMIT = 100_000
-
-
-def measure(genome: str, arch: Architecture) -> Measured:
-    """(hash, params, MACs, error) of ``arch`` whose genome JSON is ``genome``, memoized in this process.
-
-    Strategies propose the same genomes again and again (duplicates, and every run of a benchmark in one process), and
-    lowering dominates the cost of a table lookup; the memo is keyed by a digest of the genome text.
-    """
-    key = hashlib.sha256(genome.encode()).hexdigest()
-    found = _MEASURED.get(key)
-    if found is None:
-        try:
-            lowered = arch.lower()
-            found = (architecture_hash(lowered), lowered.params, lowered.macs, None)
-        except GenomeError as error:
-            found = (f"invalid-{key[:24]}", None, None, f"invalid architecture: {error}")
-        if len(_MEASURED) >= _MEASURED_LIMIT:
-            _MEASURED.clear()
-        _MEASURED[key] = found
-    return found
-
 
 @dataclass
 class Prepared:
@@ -292,17 +266,23 @@ class SearchLoop:
         return Observation(False, None, metrics, outcome.get("error", "failed"))
 
     def prepare(self, candidate: Candidate) -> Prepared:
-        """Genome JSON, hash, parameters and MACs from one lowering (memoized by genome)."""
+        """Genome JSON, hash, parameters and MACs (one lowering per distinct genome: ``Architecture.measure``)."""
         genome = candidate.arch.to_json(indent=None)
-        return Prepared(genome, *measure(genome, candidate.arch))
+        try:
+            measured = candidate.arch.measure()
+        except GenomeError as error:
+            digest = hashlib.sha256(genome.encode()).hexdigest()
+            return Prepared(genome, f"invalid-{digest[:24]}", None, None, f"invalid architecture: {error}")
+        return Prepared(genome, measured.hash, measured.params, measured.macs, None)
 
     def attrs(self, candidate: Candidate, prepared: Prepared) -> dict[str, Any]:
         """The user attributes a trial starts with (``ask``: how many proposals the strategy had made by then)."""
         info = candidate.info
-        return {"genome": prepared.genome, "hash": prepared.hash, "name": candidate.arch.name,
-                "params": prepared.params, "macs": prepared.macs, "strategy": self.strategy.name,
-                "origin": info.get("origin"), "parent": info.get("parent"), "mutations": info.get("mutations"),
-                "seed_name": info.get("seed"), "fidelity": self.fidelity, "ask": self.asks}
+        attrs = {"genome": prepared.genome, "hash": prepared.hash, "name": candidate.arch.name,
+                 "params": prepared.params, "macs": prepared.macs, "strategy": self.strategy.name,
+                 "origin": info.get("origin"), "parent": info.get("parent"), "mutations": info.get("mutations"),
+                 "seed_name": info.get("seed"), "fidelity": self.fidelity, "ask": self.asks}
+        return {key: value for key, value in attrs.items() if value is not None}  # one storage write per attribute
 
     def encoding(self, arch: Architecture) -> tuple[dict[str, Any] | None, dict[str, BaseDistribution] | None]:
         """(params, distributions) of the space's flat encoding, or (None, None) for open-ended spaces."""
