@@ -11,7 +11,7 @@ from search_spaces.base import SearchSpace
 from strategies.base import DEFAULT_OBJECTIVES, Strategy
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
-    "strategy", builtins=("strategies.random_search", "strategies.evolution"))
+    "strategy", builtins=("strategies.random_search", "strategies.evolution", "strategies.local_search"))
 register_strategy = STRATEGIES.register
 
 
