@@ -67,6 +67,7 @@ class Strategy(ABC):
     name: ClassVar[str] = ""
     paper: ClassVar[str] = ""
     multi_objective: ClassVar[bool] = False
+    min_objectives: ClassVar[int] = 1
     options: ClassVar[tuple[Option, ...]] = ()
 
     def __init__(self, space: SearchSpace, objectives: Sequence[Objective] = DEFAULT_OBJECTIVES, seed: int = 0,
@@ -74,6 +75,9 @@ class Strategy(ABC):
         self.objectives = tuple(objectives)
         if not self.objectives:
             raise NasbenchError(f"strategy {self.name!r}: needs at least one objective")
+        if len(self.objectives) < self.min_objectives:
+            raise NasbenchError(f"strategy {self.name!r} needs at least {self.min_objectives} objectives (e.g. "
+                                f"--objectives valid_acc_12:max,params:min), got {len(self.objectives)}")
         if len(self.objectives) > 1 and not self.multi_objective:
             raise NasbenchError(f"strategy {self.name!r} optimizes one objective, got {len(self.objectives)} "
                                 f"({format_objectives(self.objectives)})")

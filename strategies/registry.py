@@ -11,7 +11,8 @@ from search_spaces.base import SearchSpace
 from strategies.base import DEFAULT_OBJECTIVES, Strategy
 
 STRATEGIES: Registry[type[Strategy]] = Registry(
-    "strategy", builtins=("strategies.random_search", "strategies.evolution", "strategies.local_search"))
+    "strategy", builtins=("strategies.random_search", "strategies.evolution", "strategies.local_search",
+                          "strategies.optuna_samplers"))
 register_strategy = STRATEGIES.register
 
 
@@ -33,5 +34,6 @@ def describe(name: str) -> dict[str, Any]:
     """Name, paper, whether it handles several objectives, and its options (for ``nasbench strategies``)."""
     strategy = STRATEGIES.get(name)
     return {"name": name, "paper": strategy.paper, "multi_objective": strategy.multi_objective,
+            "min_objectives": strategy.min_objectives,
             "summary": (strategy.__doc__ or "").strip().splitlines()[0] if strategy.__doc__ else "",
             "options": [option.describe() for option in strategy.options]}
