@@ -13,7 +13,6 @@ sampler owns, so a restored strategy proposes exactly what the original would ha
 from __future__ import annotations
 
 import warnings
-from abc import abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -75,9 +74,9 @@ class OptunaStrategy(Strategy):
         self.distributions = {key: distribution_of(variable) for key, variable in variables.items()}
         self.study = self._new_study()
 
-    @abstractmethod
     def sampler_options(self) -> dict[str, Any]:
-        """Keyword arguments of the sampler, from ``self.config``."""
+        """Keyword arguments of the sampler: the strategy's options, which are named as the sampler names them."""
+        return dict(self.config)
 
     def _new_study(self) -> optuna.Study:
         with warnings.catch_warnings():  # several samplers and options are marked experimental by Optuna
@@ -168,9 +167,6 @@ class TPEStrategy(OptunaStrategy):
         Option("constant_liar", bool, False, "Treat evaluations in flight as bad, for several workers."),
     )
 
-    def sampler_options(self) -> dict[str, Any]:
-        return dict(self.config)
-
 
 @register_strategy("gp")
 class GPStrategy(OptunaStrategy):
@@ -183,9 +179,6 @@ class GPStrategy(OptunaStrategy):
                minimum=0),
         Option("deterministic_objective", bool, False, "The evaluations have no noise (a table lookup)."),
     )
-
-    def sampler_options(self) -> dict[str, Any]:
-        return dict(self.config)
 
 
 @register_strategy("nsga2")
@@ -204,9 +197,6 @@ class NSGA2Strategy(OptunaStrategy):
                                              "parent (0.5).", minimum=0),
     )
 
-    def sampler_options(self) -> dict[str, Any]:
-        return dict(self.config)
-
 
 @register_strategy("qmc")
 class QMCStrategy(OptunaStrategy):
@@ -219,6 +209,3 @@ class QMCStrategy(OptunaStrategy):
         Option("qmc_type", str, "sobol", "The sequence: sobol or halton.", choices=("sobol", "halton")),
         Option("scramble", bool, True, "Scramble the sequence with the seed (Optuna's default: false)."),
     )
-
-    def sampler_options(self) -> dict[str, Any]:
-        return dict(self.config)
