@@ -21,9 +21,10 @@ from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, format_objectives, oriented
 from nasbench.options import Option, resolve_options
-from search_spaces.base import SearchSpace
+from search_spaces.base import SearchSpace, Variable
 
 DEFAULT_OBJECTIVES = (Objective("val_acc"),)
+MAX_INVALID = 100  # proposals in a row that decode to no member before a strategy over variables() gives up
 
 
 @dataclass
@@ -85,6 +86,14 @@ class Strategy(ABC):
         self.seed = int(seed)
         self.config = resolve_options(type(self).options, dict(options or {}), f"strategy {self.name!r}", budget)
         self.rng = np.random.default_rng(self.seed)
+
+    def fixed_variables(self) -> dict[str, Variable]:
+        """The space's variables, for a strategy that needs a fixed-length encoding (one-line error if open-ended)."""
+        variables = self.space.variables()
+        if variables is None:
+            raise NasbenchError(f"strategy {self.name!r} needs a space with a fixed-length encoding (variables()); "
+                                f"space {self.space.name!r} is open-ended")
+        return variables
 
     @abstractmethod
     def ask(self) -> Candidate:

@@ -26,10 +26,8 @@ from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.options import Option
 from search_spaces.base import Variable
-from strategies.base import Candidate, Observation, Strategy
+from strategies.base import MAX_INVALID, Candidate, Observation, Strategy
 from strategies.registry import register_strategy
-
-MAX_INVALID = 100  # proposals in a row that decode to no member before the strategy gives up
 
 
 def distribution_of(variable: Variable) -> BaseDistribution:
@@ -66,12 +64,8 @@ class OptunaStrategy(Strategy):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        variables = self.space.variables()
-        if variables is None:
-            raise NasbenchError(f"strategy {self.name!r} needs a space with a fixed-length encoding (variables()); "
-                                f"space {self.space.name!r} is open-ended")
-        self.variables = variables
-        self.distributions = {key: distribution_of(variable) for key, variable in variables.items()}
+        self.variables = self.fixed_variables()
+        self.distributions = {key: distribution_of(variable) for key, variable in self.variables.items()}
         self.study = self._new_study()
 
     def sampler_options(self) -> dict[str, Any]:

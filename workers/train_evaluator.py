@@ -21,9 +21,10 @@ from nasbench.compiler import build
 from nasbench.errors import NasbenchError
 from nasbench.limits import size_limit_error
 from nasbench.lowering import Lowered
+from nasbench.threads import num_threads
 from workers.base import OK, Evaluator, Result, register_evaluator
 from workers.datasets import Dataset, load_dataset
-from workers.training import Precision, TrainConfig, deterministic, evaluate_model, num_threads, train_model
+from workers.training import Precision, TrainConfig, deterministic, evaluate_model, train_model
 
 DEFAULT_EPOCHS = 5
 

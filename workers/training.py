@@ -77,20 +77,6 @@ def deterministic(enabled: bool) -> Iterator[None]:
         torch.use_deterministic_algorithms(previous)
 
 
-@contextmanager
-def num_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` intra-op threads (None: leave torch's setting alone)."""
-    if threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random crops of a zero-padded batch (pad 4) and random horizontal flips, one draw per image."""
     b, c, h, w = x.shape

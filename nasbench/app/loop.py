@@ -34,6 +34,7 @@ from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
 from nasbench.limits import size_limit_error
 from nasbench.objectives import ANALYTIC_METRICS, Objective
+from nasbench.threads import num_threads
 from results.display import SearchProgress
 from results.store import TrialHandle, TrialWriter, evaluated_trials
 from search_spaces.base import SearchSpace, Variable
@@ -61,6 +62,9 @@ class Prepared:
                 if value is not None}
 
 
+# A strategy's models (a controller, a GP, a regressor) are too small to gain from threads, and two searches sharing the
+# cores with two threads each lose most of their time to OpenMP's spinning: ask and tell run on one thread.
+STRATEGY_THREADS = 1
 SEED, REDO, ASKED = "seed", "redo", "asked"  # where a candidate comes from: a seed, an interrupted trial, the strategy
 
 
@@ -131,7 +135,7 @@ class SearchLoop:
                     elif any(job.source == SEED for job in pending.values()):
                         break  # seeds are told before the strategy is first asked
                     else:
-                        candidate, source = self.strategy.ask(), ASKED
+                        candidate, source = self.ask(), ASKED
                         self.asks += 1
                     prepared = self.prepare(candidate)
                     candidate.info["hash"] = prepared.hash
@@ -171,11 +175,21 @@ class SearchLoop:
         self.checkpoint()
         return stopped
 
+    def ask(self) -> Candidate:
+        """The strategy's next proposal."""
+        with num_threads(STRATEGY_THREADS):
+            return self.strategy.ask()
+
+    def tell(self, candidate: Candidate, observation: Observation) -> None:
+        """Tell the strategy an evaluation."""
+        with num_threads(STRATEGY_THREADS):
+            self.strategy.tell(candidate, observation)
+
     def duplicate(self, candidate: Candidate, arch_hash: str) -> str | None:
         """Tell the stored result of a duplicate proposal; why the search stops, once too many came in a row."""
         self.duplicates += 1
         if arch_hash in self.known:
-            self.strategy.tell(candidate, self.known[arch_hash])
+            self.tell(candidate, self.known[arch_hash])
         if self.duplicates >= self.max_duplicates:
             return f"{self.duplicates} duplicate proposals in a row: the strategy has converged"
         return None
@@ -306,7 +320,7 @@ class SearchLoop:
                  bar: SearchProgress | None) -> None:
         """Tell an evaluation, count it against the budget, checkpoint every ``checkpoint_every``."""
         self.known[arch_hash] = observation
-        self.strategy.tell(candidate, observation)
+        self.tell(candidate, observation)
         self.evaluated += 1
         self.track(observation)
         if self.evaluated - self.checkpointed >= self.checkpoint_every:
