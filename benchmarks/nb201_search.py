@@ -16,6 +16,9 @@ does, at a fifth of the lowering cost. The protocol has no seed networks (``--se
 
     python benchmarks/nb201_search.py [--runs 30] [--budget 100] [--processes 2] [--strategies all|random,evolution]
                                       [--option population=10 ...]
+
+A row ``name[key=value,...]`` runs a strategy with options of its own (``rl[controller=logits]``: NAS-Bench-201's
+REINFORCE); ``all`` adds that row to every registered single-objective strategy.
 """
 
 from __future__ import annotations
@@ -26,24 +29,35 @@ import statistics
 import time
 from multiprocessing import get_context
 
-PUBLISHED = {"random": "93.70 ± 0.36", "evolution": "93.92 ± 0.30 (REA)", "rl": "93.85 ± 0.37 (REINFORCE)"}
+PUBLISHED = {"random": "93.70 ± 0.36", "evolution": "93.92 ± 0.30 (REA)",
+             "rl[controller=logits]": "93.85 ± 0.37 (REINFORCE)"}
+VARIANTS = ["rl[controller=logits]"]  # rows of a registered strategy with options of their own
 PLAIN_TPE = "plain-tpe"
 
 
+def parse_row(row: str) -> tuple[str, dict[str, str]]:
+    """A table row's strategy and its own options: ``rl[controller=logits]`` is rl with controller=logits."""
+    from nasbench.options import parse_assignments
+
+    name, _, variant = row.partition("[")
+    return name, parse_assignments(variant.rstrip("]").split(",")) if variant else {}
+
+
 def one_run(task: tuple[str, int, int, str, dict]) -> tuple[str, int, float, float, int, float]:
-    """(strategy, seed, best valid_acc_12, its test_acc_200_trainval, trials, seconds) of one search."""
-    strategy, seed, budget, seeds, options = task
+    """(row, seed, best valid_acc_12, its test_acc_200_trainval, trials, seconds) of one search."""
+    row, seed, budget, seeds, options = task
+    strategy = parse_row(row)[0]
     started = time.perf_counter()
     if strategy == PLAIN_TPE:
         valid, test = plain_tpe(seed, budget)
-        return strategy, seed, valid, test, budget, time.perf_counter() - started
+        return row, seed, valid, test, budget, time.perf_counter() - started
     from nasbench.app import search
 
     results = search(strategy=strategy, space="nb201", evaluator="table", budget=budget, seed=seed, storage="memory",
                      progress=False, seeds=seeds, space_options={"N": 1}, strategy_options=options)
     best = results.best_trial
     metrics = best.user_attrs["outcome"]["metrics"]
-    return (strategy, seed, best.values[0], metrics["test_acc_200_trainval"], len(results.study.get_trials()),
+    return (row, seed, best.values[0], metrics["test_acc_200_trainval"], len(results.study.get_trials()),
             time.perf_counter() - started)
 
 
@@ -82,14 +96,15 @@ def main() -> None:
     from nasbench.options import parse_assignments
     from strategies import STRATEGIES
 
-    names = ([name for name, strategy in STRATEGIES.items() if strategy.min_objectives == 1] + [PLAIN_TPE]
+    names = ([name for name, strategy in STRATEGIES.items() if strategy.min_objectives == 1] + VARIANTS + [PLAIN_TPE]
              if args.strategies == "all" else args.strategies.split(","))
     given = parse_assignments(args.option)
     tasks = []
-    for strategy in names:
+    for row in names:
+        strategy, variant = parse_row(row)
         declared = {option.name for option in STRATEGIES.get(strategy).options} if strategy != PLAIN_TPE else set()
-        options = {key: value for key, value in given.items() if key in declared}
-        tasks += [(strategy, seed, args.budget, args.seeds, options) for seed in range(args.runs)]
+        options = {**{key: value for key, value in given.items() if key in declared}, **variant}
+        tasks += [(row, seed, args.budget, args.seeds, options) for seed in range(args.runs)]
     started = time.perf_counter()
     with get_context("spawn").Pool(args.processes) as pool:
         outcomes = pool.map(one_run, tasks, chunksize=1)
@@ -97,14 +112,17 @@ def main() -> None:
 
     print(f"NAS-Bench-201 CIFAR-10, {args.budget} evaluations per run, {args.runs} runs per strategy, "
           f"seeds={args.seeds}, {elapsed:.0f} s on {args.processes} processes")
-    print(f"{'strategy':<10} {'test_acc_200_trainval':>22} {'valid_acc_12':>15} {'trials':>6} {'s/eval':>7}  published")
-    for strategy in names:
-        rows = [row for row in outcomes if row[0] == strategy]
+    width = max(len(name) for name in names)
+    print(f"{'strategy':<{width}} {'test (200ep)':>15} {'valid_acc_12':>13} {'trials':>6} {'s/eval':>6}"
+          f"  published")
+    for name in names:
+        rows = [row for row in outcomes if row[0] == name]
         tests, valids = [row[3] for row in rows], [row[2] for row in rows]
         per_evaluation = sum(row[5] for row in rows) / sum(row[4] for row in rows)
-        print(f"{strategy:<10} {statistics.mean(tests):>13.2f} ± {statistics.stdev(tests):.2f}   "
-              f"{statistics.mean(valids):>8.2f} ± {statistics.stdev(valids):.2f} {rows[0][4]:>6} "
-              f"{per_evaluation:>7.3f}  {PUBLISHED.get(strategy, '-')}")
+        trials = statistics.mean(row[4] for row in rows)
+        print(f"{name:<{width}} {statistics.mean(tests):>8.2f} ± {statistics.stdev(tests):.2f} "
+              f"{statistics.mean(valids):>6.2f} ± {statistics.stdev(valids):.2f} {trials:>6.1f} "
+              f"{per_evaluation:>6.3f}  {PUBLISHED.get(name, '-')}")
 
 
 if __name__ == "__main__":
