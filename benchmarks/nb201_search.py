@@ -112,7 +112,7 @@ def main() -> None:
 
     print(f"NAS-Bench-201 CIFAR-10, {args.budget} evaluations per run, {args.runs} runs per strategy, "
           f"seeds={args.seeds}, {elapsed:.0f} s on {args.processes} processes")
-    width = max(len(name) for name in names)
+    width = max(len("strategy"), *(len(name) for name in names))
     print(f"{'strategy':<{width}} {'test (200ep)':>15} {'valid_acc_12':>13} {'trials':>6} {'s/eval':>6}"
           f"  published")
     for name in names:
