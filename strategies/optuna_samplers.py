@@ -157,7 +157,8 @@ class TPEStrategy(OptunaStrategy):
     options = (
         Option("n_startup_trials", int, 10, "Random proposals before TPE models the results (Optuna: 10).",
                minimum=0),
-        Option("multivariate", bool, False, "Model the variables jointly (Falkner et al. 2018) (Optuna: false)."),
+        Option("multivariate", bool, True, "Model the variables jointly (Falkner et al. 2018). Optuna's default is "
+               "false; a cell's choices act together (94.20 against 94.13 on NAS-Bench-201, 60 runs)."),
         Option("constant_liar", bool, False, "Treat evaluations in flight as bad, for several workers."),
     )
 

@@ -107,3 +107,23 @@ def test_refuses_an_open_ended_space_and_bad_options():
         get_strategy("rl", ToySpace(), SCORE, options={"baseline_decay": 1.5})
     with pytest.raises(NasbenchError, match="option 'controller' must be one of lstm, logits"):
         get_strategy("rl", ToySpace(), SCORE, options={"controller": "gru"})
+
+
+def trained_weights(scale: float, offset: float, normalize: bool) -> list[torch.Tensor]:
+    """The LSTM's weights after 12 PPO updates on the toy reward ``scale * w0 + offset``."""
+    space = ToySpace()
+    strategy = get_strategy("rl", space, SCORE, seed=0, options={"normalize": normalize, "batch_size": 4})
+    for _ in range(48):
+        candidate = strategy.ask()
+        strategy.tell(candidate, Observation(True, (scale * space.encode(candidate.arch)["w0"] + offset,), {}))
+    return [p.detach().clone() for p in strategy.policy.parameters()]
+
+
+def test_normalized_advantages_make_the_updates_blind_to_the_rewards_scale_and_offset():
+    # The baseline is linear in the rewards, so standardizing the advantages of a batch removes any a * r + b (up to
+    # rounding, which standardizing a batch of nearly equal advantages magnifies). Unnormalized, the steps differ.
+    reference = trained_weights(1.0, 0.0, normalize=True)
+    affine = trained_weights(70.0, 10.0, normalize=True)
+    assert all(torch.allclose(a, b, atol=0.01) for a, b in zip(reference, affine))
+    raw = trained_weights(70.0, 10.0, normalize=False)
+    assert max(float((a - b).abs().max()) for a, b in zip(reference, raw)) > 0.1
