@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -25,6 +25,8 @@ from search_spaces.base import SearchSpace, Variable
 
 DEFAULT_OBJECTIVES = (Objective("val_acc"),)
 MAX_INVALID = 100  # proposals in a row that decode to no member before a strategy over variables() gives up
+MAX_REDRAWS = 100  # draws for one proposal that is neither evaluated nor in flight, before a known one is proposed
+Drawn = TypeVar("Drawn")
 
 
 @dataclass
@@ -118,6 +120,24 @@ class Strategy(ABC):
         self.seed = int(state["seed"])
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = dict(state["rng"])
+
+
+def draw_unknown(draw: Callable[[], Drawn | None], known: Callable[[Drawn], bool],
+                 tries: int = MAX_REDRAWS) -> Drawn | None:
+    """Draw until a draw is not ``known`` (evaluated or in flight), at most ``tries`` times; else the last one.
+
+    A converging strategy keeps spending the budget on members it has not tried instead of on the loop's stored
+    results. ``draw`` returns None for a draw that is not a member at all; None comes back only if every draw was.
+    """
+    found = None
+    for _ in range(tries):
+        drawn = draw()
+        if drawn is None:
+            continue
+        found = drawn
+        if not known(drawn):
+            break
+    return found
 
 
 def finite_or_none(value: float) -> float | None:

@@ -28,14 +28,13 @@ import numpy as np
 
 from nasbench.architecture import Architecture
 from nasbench.options import Option
-from strategies.base import Candidate, Observation, Strategy
+from strategies.base import Candidate, Observation, Strategy, draw_unknown
 from strategies.evolution import Member
 from strategies.registry import register_strategy
 from strategies.regressor import LOSSES, TokenRegressor
 from strategies.tokens import tokens
 
 ACQUISITIONS = ("its", "ucb", "mean")
-MAX_SAMPLES = 100  # random draws for a proposal that is neither evaluated nor in flight, before taking a known one
 
 
 class Contender(NamedTuple):
@@ -111,12 +110,9 @@ class PredictorSearch(Strategy):
         return arch_hash in self.told or arch_hash in self.pending
 
     def _sample(self) -> Architecture:
-        """A random member neither evaluated nor in flight (a known one after ``MAX_SAMPLES`` draws)."""
-        arch = self.space.sample(self.rng)
-        for _ in range(MAX_SAMPLES - 1):
-            if not self._known(arch.hash()):
-                break
-            arch = self.space.sample(self.rng)
+        """A random member neither evaluated nor in flight (see ``draw_unknown``)."""
+        arch = draw_unknown(lambda: self.space.sample(self.rng), lambda drawn: self._known(drawn.hash()))
+        assert arch is not None  # sample() always returns a member
         return arch
 
     def _mutants(self) -> list[Contender]:

@@ -18,7 +18,7 @@ samples of an older policy (drawn before an update, told after it) are off-polic
 results of anything the controller did not draw, which are scored under the policy at the update. Off-policy samples
 are importance-weighted: PPO's surrogate clips the ratio ``pi/mu`` to [1 - clip, 1 + clip] inside its min, and
 REINFORCE multiplies each log-probability gradient by the clipped ratio (1 for an on-policy sample, which is then
-plain REINFORCE). A draw of an architecture already told (or in flight) is drawn again, up to 100 times, so that a
+plain REINFORCE). A draw of an architecture already told (or in flight) is drawn again (``draw_unknown``), so that a
 converging policy spends the budget on members it has not tried; a duplicate the loop still sees is told its stored
 result and learnt from like any draw.
 
@@ -38,7 +38,7 @@ import torch
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.options import Option
-from strategies.base import MAX_INVALID, Candidate, Observation, Strategy
+from strategies.base import MAX_INVALID, Candidate, Observation, Strategy, draw_unknown
 from strategies.controllers import LogitsPolicy, LSTMPolicy, Policy
 from strategies.registry import register_strategy
 from strategies.torch_state import load_training_state, training_state
@@ -178,28 +178,25 @@ class ReinforcementLearning(Strategy):
         self.updates = 0
 
     def ask(self) -> Candidate:
-        member: tuple[Architecture, str, list[int], float] | None = None
-        for _ in range(MAX_INVALID):
-            actions, log_prob = self.policy.sample(self.rng)
-            choices = {key: variable.choices[index]
-                       for (key, variable), index in zip(self.variables.items(), actions)}
-            try:
-                arch = self.space.decode(choices)
-            except NasbenchError:
-                self.learn(Sample(actions, log_prob, None))  # not a member: as bad as a failure
-                continue
-            arch_hash = arch.hash()
-            member = arch, arch_hash, actions, log_prob
-            # A draw of an architecture told or in flight is drawn again: a converging policy keeps spending the
-            # budget on members it has not tried, and its learning stays on evaluations.
-            if arch_hash not in self.told and arch_hash not in self.drawn:
-                break
+        # Its learning stays on evaluations: a draw told or in flight is drawn again (draw_unknown).
+        member = draw_unknown(self._draw, lambda drawn: drawn[1] in self.told or drawn[1] in self.drawn, MAX_INVALID)
         if member is None:
             raise NasbenchError(f"strategy {self.name!r}: {MAX_INVALID} proposals in a row were not members of "
                                 f"space {self.space.name!r}")
         arch, arch_hash, actions, log_prob = member
         self.drawn.setdefault(arch_hash, []).append([actions, log_prob])
         return Candidate(arch, {"origin": "sample"})
+
+    def _draw(self) -> tuple[Architecture, str, list[int], float] | None:
+        """One draw of the policy: (member, hash, actions, log-probability); None, learnt as a failure, if no member."""
+        actions, log_prob = self.policy.sample(self.rng)
+        choices = {key: variable.choices[index] for (key, variable), index in zip(self.variables.items(), actions)}
+        try:
+            arch = self.space.decode(choices)
+        except NasbenchError:
+            self.learn(Sample(actions, log_prob, None))
+            return None
+        return arch, arch.hash(), actions, log_prob
 
     def tell(self, candidate: Candidate, observation: Observation) -> None:
         arch_hash = candidate.info.get("hash") or candidate.arch.hash()
