@@ -3,10 +3,12 @@
 An accuracy predictor, an ensemble of GRU regressors over the architecture written as tokens (``strategies.tokens``,
 ``strategies.regressor``), works on every space, the open-ended ``graph`` space included. The search evaluates the
 seeds and ``initial`` random samples first; then each proposal mutates the ``parents`` best members evaluated so far
-``mutants`` times (round robin over the parents, each mutant 1 to ``mutations`` mutations away from its parent) and
-proposes the mutant the acquisition ranks first among those not yet evaluated or in flight: the predicted mean
+``mutants`` times (round robin over the parents, each mutant 1 to ``mutations`` mutations away from its parent),
+adds ``samples`` random architectures (NASLib's ``mutation_random``: without them the search never leaves the basin
+of its first good members, which local search leaves by restarting) and proposes the contender the acquisition ranks
+first among those not yet evaluated or in flight: the predicted mean
 (``mean``), an upper confidence bound (``ucb``: mean + ``ucb_kappa`` * the ensemble's spread), or independent
-Thompson sampling (``its``, BANANAS's choice: one draw per mutant from a normal with the ensemble's mean and spread).
+Thompson sampling (``its``, BANANAS's choice: one draw per contender from a normal with the ensemble's mean and spread).
 The predictor is refitted after every ``refit`` evaluations, on every successful one (failures, -inf, are left out of
 training), for ``epochs`` full-batch steps.
 
@@ -61,8 +63,9 @@ class PredictorSearch(Strategy):
                "few).", minimum=1),
         Option("mutations", int, 1, "Each mutant is 1 to this many mutations away from its parent, drawn uniformly "
                "(BANANAS: 1).", minimum=1),
-        Option("samples", int, 0, "Random architectures scored beside the mutants, drawn anew at every fit "
-               "(BANANAS: 0, mutants only).", minimum=0),
+        Option("samples", int, 100, "Random architectures scored beside the mutants, drawn anew at every fit "
+               "(BANANAS: 0, mutants only; NASLib's mutation_random adds them: 94.24 against 94.16 on NAS-Bench-201, "
+               "30 runs).", minimum=0),
         Option("acquisition", str, "its", "Which mutant is proposed: its (independent Thompson sampling, BANANAS), "
                "ucb (mean + ucb_kappa * spread) or mean.", choices=ACQUISITIONS),
         Option("ucb_kappa", float, 1.0, "Weight of the ensemble's spread in the ucb acquisition.", minimum=0),
