@@ -6,8 +6,9 @@ builds their networks, the ``table`` evaluator gives their metrics), fits on the
 accuracy the search benchmark reports). Printed: Kendall's tau and Spearman's rho (scipy.stats) between predicted and
 true values, mean ± std over the repeats, and the seconds to fit and rank (per repeat), for
 
-- ``gru-tokens``: the strategy's regressor (``strategies.regressor.TokenRegressor``, its defaults: an ensemble of 5
-  GRUs over the genome's tokens, ``strategies.tokens``), the ensemble's mean;
+- ``gru-pairwise`` and ``gru-mse``: the strategy's regressor (``strategies.regressor.TokenRegressor``: an ensemble
+  of 5 GRUs over the genome's tokens, ``strategies.tokens``) trained with the pairwise logistic loss (the
+  ``predictor`` strategy's default) or the mean squared error, the ensemble's mean;
 - ``gbr-onehot``: scikit-learn's ``GradientBoostingRegressor`` (its default hyper-parameters) on the flat encoding,
   the one-hot of the six edges' ops (NASLib's predictor study has tree ensembles among the best from about 100
   training architectures);
@@ -23,6 +24,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
@@ -38,9 +40,10 @@ TARGETS = ("valid_acc_12", "test_acc_200_trainval")
 Predictor = Callable[[list[Architecture], list[float], list[Architecture], int], np.ndarray]
 
 
-def gru_tokens(train: list[Architecture], targets: list[float], test: list[Architecture], seed: int) -> np.ndarray:
-    """The strategy's regressor with its defaults: the ensemble's mean prediction."""
-    model = TokenRegressor()
+def gru_tokens(train: list[Architecture], targets: list[float], test: list[Architecture], seed: int,
+               loss: str) -> np.ndarray:
+    """The strategy's regressor trained with ``loss``: the ensemble's mean prediction."""
+    model = TokenRegressor(loss=loss)
     model.fit([tokens(arch) for arch in train], targets, seed)
     return model.predict([tokens(arch) for arch in test])[0]
 
@@ -64,7 +67,9 @@ def params(train: list[Architecture], targets: list[float], test: list[Architect
     return np.array([float(arch.params()) for arch in test])
 
 
-PREDICTORS: dict[str, Predictor] = {"gru-tokens": gru_tokens, "gbr-onehot": gbr_onehot, "params": params}
+PREDICTORS: dict[str, Predictor] = {"gru-pairwise": partial(gru_tokens, loss="pairwise"),
+                                    "gru-mse": partial(gru_tokens, loss="mse"), "gbr-onehot": gbr_onehot,
+                                    "params": params}
 
 
 def main() -> None:

@@ -74,8 +74,10 @@ class PredictorSearch(Strategy):
         Option("ensemble", int, 5, "Networks in the predictor's ensemble (BANANAS: 5).", minimum=1),
         Option("epochs", int, 60, "Full-batch Adam steps per fit (BANANAS trains MLPs on the path encoding "
                "instead).", minimum=1),
-        Option("loss", str, "mse", "Training loss on the standardized accuracies: mse, pairwise (logistic loss on "
-               "every ordered pair) or both.", choices=LOSSES),
+        Option("loss", str, "pairwise", "Training loss on the standardized accuracies: pairwise (logistic loss on "
+               "every ordered pair: the search needs the order near the top, which a few failed architectures far "
+               "below squash under mse; 94.31 against 94.23 on NAS-Bench-201, 50 runs), mse or both.",
+               choices=LOSSES),
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
