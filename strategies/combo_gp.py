@@ -38,6 +38,9 @@ class DiffusionGP:
         self.kernel = kernel
         self.points = np.asarray(points, dtype=np.int64)
         self.values = torch.as_tensor(np.asarray(values, dtype=np.float64))
+        # The acquisition's ascent predicts at a few hundred small sets of points under the same samples: each
+        # sample's Cholesky factor and weights are computed once.
+        self._solved: dict[Hyperparameters, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _covariance(self, hyper: Hyperparameters) -> torch.Tensor:
         gram = self.kernel.gram(self.points, self.points, hyper.betas, float(np.exp(hyper.log_signal)))
@@ -56,13 +59,20 @@ class DiffusionGP:
         """The latent function's posterior mean and variance at ``points``."""
         points = np.asarray(points, dtype=np.int64)
         signal = float(np.exp(hyper.log_signal))
-        factor = psd_safe_cholesky(self._covariance(hyper))
+        factor, weights = self._solve(hyper)
         cross = torch.from_numpy(self.kernel.gram(points, self.points, hyper.betas, signal))
-        weights = torch.cholesky_solve((self.values - hyper.mean)[:, None], factor)
         mean = hyper.mean + (cross @ weights)[:, 0]
         projected = torch.linalg.solve_triangular(factor, cross.T, upper=False)
         prior = torch.from_numpy(self.kernel.diagonal(points, hyper.betas, signal))
         return mean, (prior - (projected**2).sum(dim=0)).clamp_min(1e-12)
+
+
+    def _solve(self, hyper: Hyperparameters) -> tuple[torch.Tensor, torch.Tensor]:
+        """The covariance's jittered Cholesky factor and ``K^-1 (values - mean)`` under ``hyper``."""
+        if hyper not in self._solved:
+            factor = psd_safe_cholesky(self._covariance(hyper))
+            self._solved[hyper] = factor, torch.cholesky_solve((self.values - hyper.mean)[:, None], factor)
+        return self._solved[hyper]
 
 
 class _FixedPosterior(Model):

@@ -37,22 +37,33 @@ def random_points(graphs: Sequence[FactorGraph], count: int, rng: np.random.Gene
     return np.column_stack([rng.integers(graph.size, size=count) for graph in graphs]).astype(np.int64)
 
 
-def climb(start: np.ndarray, score: Score,
-          graphs: Sequence[FactorGraph]) -> tuple[np.ndarray, float, list[tuple[np.ndarray, np.ndarray]]]:
-    """Best-improvement ascent from ``start``: (local optimum, its score, the neighbourhoods scored on the way)."""
-    point, value = start, float(score(start[None])[0])
+def climb(starts: np.ndarray, values: np.ndarray, score: Score,
+          graphs: Sequence[FactorGraph]) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Best-improvement ascent from each start (scored ``values``): (local optima, their scores, what was scored).
+
+    The climbs run in lockstep, so that each round is one call of ``score`` (one posterior per sample, not one per
+    start and sample).
+    """
+    points, values = starts.copy(), np.asarray(values, dtype=np.float64).copy()
+    active = list(range(len(points)))
     scored = []
     for _ in range(MAX_CLIMB):
-        around = neighbours(point, graphs)
-        if not len(around):
+        around = [neighbours(points[i], graphs) for i in active]
+        sizes = [len(block) for block in around]
+        if not active or not sum(sizes):
             break
-        values = score(around)
-        scored.append((around, values))
-        best = int(np.argmax(values))
-        if values[best] <= value:
-            break
-        point, value = around[best], float(values[best])
-    return point, value, scored
+        block_values = score(np.concatenate(around))
+        scored.append((np.concatenate(around), block_values))
+        still, offset = [], 0
+        for i, block, size in zip(active, around, sizes):
+            if size:
+                best = offset + int(np.argmax(block_values[offset:offset + size]))
+                if block_values[best] > values[i]:
+                    points[i], values[i] = block[best - offset], block_values[best]
+                    still.append(i)
+            offset += size
+        active = still
+    return points, values, scored
 
 
 def maximize(score: Score, graphs: Sequence[FactorGraph], rng: np.random.Generator,
@@ -69,14 +80,11 @@ def maximize(score: Score, graphs: Sequence[FactorGraph], rng: np.random.Generat
     pool = np.concatenate(candidates)
     values = score(pool)
     order = np.argsort(-values, kind="stable")[:starts]
-    optima, looked = [], [(pool, values)]
-    for index in order:
-        optimum, value, scored = climb(pool[index], score, graphs)
-        optima.append((value, optimum))
-        looked += scored
-    for _, optimum in sorted(optima, key=lambda pair: -pair[0]):
-        if tuple(int(v) for v in optimum) not in excluded:
-            return optimum
+    optima, optimum_values, scored = climb(pool[order], values[order], score, graphs)
+    looked = [(pool, values), *scored]
+    for index in np.argsort(-optimum_values, kind="stable"):
+        if tuple(int(v) for v in optima[index]) not in excluded:
+            return optima[index]
     points = np.concatenate([points for points, _ in looked])
     values = np.concatenate([values for _, values in looked])
     for index in np.argsort(-values, kind="stable"):

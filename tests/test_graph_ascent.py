@@ -29,8 +29,9 @@ def test_neighbours_change_one_variable_by_one_graph_step():
 
 
 def test_a_climb_reaches_the_maximum_of_a_unimodal_function():
-    optimum, value, _ = climb(np.array([0, 0, 1, 4]), score, GRAPHS)
-    assert tuple(optimum) == tuple(TARGET) and value == 6.0
+    starts = np.array([[0, 0, 1, 4], [3, 5, 2, 0]])
+    optima, values, _ = climb(starts, score(starts), score, GRAPHS)
+    assert all(tuple(optimum) == tuple(TARGET) for optimum in optima) and (values == 6.0).all()
 
 
 def test_maximize_finds_the_maximum_and_skips_excluded_points():
