@@ -66,7 +66,7 @@ class PredictorSearch(Strategy):
         Option("samples", int, 100, "Random architectures scored beside the mutants, drawn anew at every fit "
                "(BANANAS: 0, mutants only; NASLib's mutation_random adds them: 94.24 against 94.16 on NAS-Bench-201, "
                "30 runs).", minimum=0),
-        Option("acquisition", str, "its", "Which mutant is proposed: its (independent Thompson sampling, BANANAS), "
+        Option("acquisition", str, "its", "Which contender is proposed: its (independent Thompson sampling, BANANAS), "
                "ucb (mean + ucb_kappa * spread) or mean.", choices=ACQUISITIONS),
         Option("ucb_kappa", float, 1.0, "Weight of the ensemble's spread in the ucb acquisition.", minimum=0),
         Option("refit", int, 10, "Evaluations told between two fits of the predictor (BANANAS: 10, its batch).",

@@ -6,11 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-pytest.importorskip("botorch")
-
-from strategies.combo_gp import DiffusionGP, expected_improvement  # noqa: E402
-from strategies.combo_posterior import Hyperparameters  # noqa: E402
-from strategies.diffusion_kernel import DiffusionKernel, FactorGraph  # noqa: E402
+from strategies.combo_gp import DiffusionGP, expected_improvement
+from strategies.combo_posterior import Hyperparameters
+from strategies.diffusion_kernel import DiffusionKernel, FactorGraph
 
 GRAPHS = [FactorGraph.complete(4), FactorGraph.path_graph(5), FactorGraph.complete(3)]
 KERNEL = DiffusionKernel(GRAPHS)
