@@ -89,6 +89,11 @@ class Strategy(ABC):
         self.config = resolve_options(type(self).options, dict(options or {}), f"strategy {self.name!r}", budget)
         self.rng = np.random.default_rng(self.seed)
 
+    @classmethod
+    def required_options(cls, objectives: Sequence[Objective]) -> dict[str, Any]:
+        """Options that a search over ``objectives`` must give, with example values (most strategies need none)."""
+        return {}
+
     def fixed_variables(self) -> dict[str, Variable]:
         """The space's variables, for a strategy that needs a fixed-length encoding (one-line error if open-ended)."""
         variables = self.space.variables()

@@ -1,22 +1,27 @@
 """COMBO's Gaussian process over the product graph, under one hyper-parameter sample, built on gpytorch and botorch.
 
 The prior is a constant mean plus the diffusion kernel (``strategies.diffusion_kernel``) times the signal variance,
-with Gaussian noise. gpytorch's ``MultivariateNormal`` gives the log marginal likelihood the slice sampler needs
-(linear_operator's Cholesky, with jitter when the kernel is nearly singular); the posterior at new points solves with
-linear_operator's jittered Cholesky too; botorch's ``LogExpectedImprovement`` scores them, and the expected
-improvement is averaged over the posterior samples (COMBO marginalizes its acquisition over the hyper-parameters).
+with Gaussian noise. linear_operator's Cholesky (with jitter when the kernel is nearly singular) factorizes the
+covariance for the log marginal likelihood the slice sampler needs and for the posterior at new points; gpytorch's
+``MultivariateNormal`` carries that posterior to botorch's ``LogExpectedImprovement``, and the expected improvement
+is averaged over the posterior samples (COMBO marginalizes its acquisition over the hyper-parameters).
 
 gpytorch and botorch are the ``combo`` extra: ``pip install 'nasbench[combo]'``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 
 from nasbench.errors import NasbenchError
+from nasbench.threads import num_threads
 from strategies.combo_posterior import Hyperparameters
 from strategies.diffusion_kernel import DiffusionKernel
 
@@ -24,59 +29,90 @@ try:
     from botorch.acquisition.analytic import LogExpectedImprovement
     from botorch.models.model import Model
     from botorch.posteriors.gpytorch import GPyTorchPosterior
+    from gpytorch import settings
     from gpytorch.distributions import MultivariateNormal
     from linear_operator.utils.cholesky import psd_safe_cholesky
     from linear_operator.utils.errors import NanError, NotPSDError
+    from threadpoolctl import threadpool_limits
 except ImportError as error:  # pragma: no cover - depends on the environment
     raise NasbenchError("COMBO needs botorch and gpytorch: pip install 'nasbench[combo]'") from error
 
+THREADS = len(os.sched_getaffinity(0))  # the cores this process may use
+
 
 class DiffusionGP:
-    """The GP of observed ``values`` at ``points`` (one choice index per variable and row)."""
+    """The GP of observed ``values`` at ``points`` (one choice index per variable and row).
+
+    A proposal evaluates the likelihood some 600 times while slice sampling and predicts at 20,000 points under each
+    of its samples, so the observed points are encoded once, the likelihood reuses the kernel while only the signal
+    or noise variance changes and the Cholesky factor while only the mean does, and each sample's factor and weights
+    are kept for its predictions.
+    """
 
     def __init__(self, kernel: DiffusionKernel, points: np.ndarray, values: np.ndarray) -> None:
         self.kernel = kernel
-        self.points = np.asarray(points, dtype=np.int64)
+        self.encoded = kernel.one_hot(np.asarray(points, dtype=np.int64))
         self.values = torch.as_tensor(np.asarray(values, dtype=np.float64))
-        # The acquisition's ascent predicts at a few hundred small sets of points under the same samples: each
-        # sample's Cholesky factor and weights are computed once.
+        self._correlation: tuple[tuple[float, ...], torch.Tensor] | None = None  # the last betas -> kernel / signal
+        self._last: tuple[tuple[float, ...], torch.Tensor] | None = None  # (signal, noise, betas) -> Cholesky factor
         self._solved: dict[Hyperparameters, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _covariance(self, hyper: Hyperparameters) -> torch.Tensor:
-        gram = self.kernel.gram(self.points, self.points, hyper.betas, float(np.exp(hyper.log_signal)))
-        return torch.from_numpy(gram) + float(np.exp(hyper.log_noise)) * torch.eye(len(self.points),
-                                                                                     dtype=torch.float64)
+    def _cholesky(self, hyper: Hyperparameters) -> torch.Tensor:
+        """The covariance's Cholesky factor (linear_operator adds jitter when it is nearly singular).
+
+        The caches are read once into locals and replaced whole, so that predictions on several threads at once
+        never pair one sample's key with another's matrix.
+        """
+        key = (hyper.log_signal, hyper.log_noise, *hyper.log_betas)
+        last = self._last
+        if last is None or last[0] != key:
+            correlation = self._correlation
+            if correlation is None or correlation[0] != hyper.log_betas:
+                correlation = hyper.log_betas, torch.from_numpy(
+                    self.kernel.gram(self.encoded, self.encoded, hyper.betas, 1.0))
+                self._correlation = correlation
+            covariance = (float(np.exp(hyper.log_signal)) * correlation[1]
+                          + float(np.exp(hyper.log_noise)) * torch.eye(len(self.encoded), dtype=torch.float64))
+            last = self._last = key, psd_safe_cholesky(covariance)
+        return last[1]
 
     def log_marginal_likelihood(self, hyper: Hyperparameters) -> float:
-        """The log density of the values under ``hyper`` (-inf if the covariance cannot be factorized with jitter)."""
-        mean = torch.full_like(self.values, hyper.mean)
-        try:
-            return float(MultivariateNormal(mean, self._covariance(hyper)).log_prob(self.values))
-        except (NotPSDError, NanError, RuntimeError):
-            return -float("inf")
+        """The log density of the values under ``hyper`` (-inf if the covariance cannot be factorized with jitter).
 
-    def predict(self, hyper: Hyperparameters, points: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """The latent function's posterior mean and variance at ``points``."""
-        points = np.asarray(points, dtype=np.int64)
+        It is the Gaussian density written on the Cholesky factor: gpytorch's ``MultivariateNormal`` on the same
+        factor gives the same value (the tests check it) at twice the cost, and a proposal needs some 600 of them.
+        """
+        try:
+            factor = self._cholesky(hyper)
+        except (NotPSDError, NanError, RuntimeError):
+            return -math.inf
+        whitened = torch.linalg.solve_triangular(factor, (self.values - hyper.mean)[:, None], upper=False)
+        log_determinant = 2.0 * torch.log(torch.diagonal(factor)).sum()
+        return float(-0.5 * ((whitened**2).sum() + log_determinant + len(factor) * math.log(2 * math.pi)))
+
+    def predict(self, hyper: Hyperparameters, encoded: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """The latent function's posterior mean and variance at points given ``one_hot`` (``kernel.one_hot``)."""
         signal = float(np.exp(hyper.log_signal))
         factor, weights = self._solve(hyper)
-        cross = torch.from_numpy(self.kernel.gram(points, self.points, hyper.betas, signal))
-        mean = hyper.mean + (cross @ weights)[:, 0]
-        projected = torch.linalg.solve_triangular(factor, cross.T, upper=False)
-        prior = torch.from_numpy(self.kernel.diagonal(points, hyper.betas, signal))
-        return mean, (prior - (projected**2).sum(dim=0)).clamp_min(1e-12)
-
+        cross = torch.from_numpy(self.kernel.gram(self.encoded, encoded, hyper.betas, signal))  # observed x new
+        mean = hyper.mean + (weights.T @ cross)[0]
+        projected = torch.linalg.solve_triangular(factor, cross, upper=False)
+        prior = torch.from_numpy(self.kernel.diagonal(encoded, hyper.betas, signal))
+        # gpytorch rounds a variance below its minimum up to it, with a warning: the floor is that minimum
+        floor = settings.min_variance.value(torch.float64)
+        return mean, (prior - torch.linalg.vector_norm(projected, dim=0).square_()).clamp_min(floor)
 
     def _solve(self, hyper: Hyperparameters) -> tuple[torch.Tensor, torch.Tensor]:
-        """The covariance's jittered Cholesky factor and ``K^-1 (values - mean)`` under ``hyper``."""
-        if hyper not in self._solved:
-            factor = psd_safe_cholesky(self._covariance(hyper))
-            self._solved[hyper] = factor, torch.cholesky_solve((self.values - hyper.mean)[:, None], factor)
-        return self._solved[hyper]
+        """The Cholesky factor and ``K^-1 (values - mean)`` under ``hyper``."""
+        solved = self._solved.get(hyper)
+        if solved is None:
+            factor = self._cholesky(hyper)
+            solved = self._solved[hyper] = factor, torch.cholesky_solve((self.values - hyper.mean)[:, None], factor)
+        return solved
 
 
 class _FixedPosterior(Model):
-    """botorch's view of the GP's predictions under one sample, for its acquisition functions."""
+    """botorch's view of the GP's predictions under one sample; its inputs are points ``one_hot`` encoded."""
 
     def __init__(self, gp: DiffusionGP, hyper: Hyperparameters) -> None:
         super().__init__()
@@ -87,18 +123,34 @@ class _FixedPosterior(Model):
         return 1
 
     def posterior(self, X: torch.Tensor, *args: object, **kwargs: object) -> GPyTorchPosterior:  # noqa: N803
-        flat = X.reshape(-1, X.shape[-1])
-        mean, variance = self.gp.predict(self.hyper, flat.round().long().numpy())
+        mean, variance = self.gp.predict(self.hyper, X.reshape(-1, X.shape[-1]).numpy())
         shape = X.shape[:-1]
         return GPyTorchPosterior(MultivariateNormal(mean.reshape(shape), torch.diag_embed(variance.reshape(shape))))
 
 
+@contextmanager
+def single_threaded() -> Iterator[None]:
+    """One thread inside BLAS and torch while a proposal is computed.
+
+    Its matrices are small (observations x observations) or split by sample over ``THREADS`` Python threads
+    (``expected_improvement``); the kernels' own threads on top of those only contend for the same cores.
+    """
+    with threadpool_limits(1), num_threads(1):
+        yield
+
+
 def expected_improvement(gp: DiffusionGP, samples: Sequence[Hyperparameters], points: np.ndarray,
                          best: float) -> np.ndarray:
-    """The expected improvement over ``best`` (maximizing) at each point, averaged over the posterior samples."""
-    inputs = torch.as_tensor(np.asarray(points, dtype=np.float64))[:, None, :]
-    total = np.zeros(len(points))
-    with torch.no_grad():
-        for hyper in samples:
-            total += LogExpectedImprovement(_FixedPosterior(gp, hyper), best_f=best)(inputs).exp().numpy()
-    return total / len(samples)
+    """The expected improvement over ``best`` (maximizing) at each point, averaged over the posterior samples.
+
+    The samples are scored on ``THREADS`` threads (NumPy's and torch's kernels release the GIL), each sample's
+    score is computed alone, and they are summed in order, so the result does not depend on the thread count.
+    """
+    inputs = torch.from_numpy(gp.kernel.one_hot(np.asarray(points, dtype=np.int64)))[:, None, :]
+
+    def score(hyper: Hyperparameters) -> np.ndarray:
+        with torch.no_grad():
+            return LogExpectedImprovement(_FixedPosterior(gp, hyper), best_f=best)(inputs).exp().numpy()
+
+    with ThreadPoolExecutor(max_workers=min(len(samples), THREADS)) as pool:
+        return np.sum(list(pool.map(score, samples)), axis=0) / len(samples)

@@ -74,6 +74,27 @@ class Outputs:
         return cls(float(values.min()), float(values.max()), float(values.var()), kernel_min, kernel_max)
 
 
+def initial(values: np.ndarray, variables: int, beta: float = 1.0) -> Hyperparameters:
+    """The reference's starting point before burn-in (``GPRegression.init_param``).
+
+    The mean of the outputs, half their variance as the signal variance, ``mean / 1000`` as the log noise variance
+    (the reference's choice, kept inside the noise prior's support) and the same beta for every variable.
+    """
+    mean = float(values.mean())
+    log_signal = math.log(max(0.5 * float(values.var()), math.exp(LOG_LOWER)))
+    log_noise = min(max(mean / 1000.0, LOG_LOWER), LOG_VARIANCE_UPPER)
+    log_beta = min(max(math.log(beta), LOG_LOWER), LOG_BETA_UPPER)
+    return Hyperparameters(mean, min(log_signal, LOG_VARIANCE_UPPER), log_noise, (log_beta,) * variables)
+
+
+def supported(hyper: Hyperparameters, outputs: Outputs) -> Hyperparameters:
+    """``hyper`` with its mean moved into the prior's support, which new outputs can move away from it.
+
+    Slice sampling must start where the density is positive; the other priors' supports do not depend on the outputs.
+    """
+    return replace(hyper, mean=min(max(hyper.mean, outputs.low), outputs.high))
+
+
 def kernel_range(graphs: Sequence[FactorGraph]) -> tuple[float, float]:
     """The reference's bounds on the kernel's scale, at beta = 1.
 

@@ -14,6 +14,7 @@ variable maximally rough (the identity: any change decorrelates), ``beta -> infi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,23 +80,45 @@ def complete_graph_kernel(size: int, beta: float) -> np.ndarray:
 
 
 class DiffusionKernel:
-    """``K(x, x') = s^2 * prod_i k_i(x_i, x'_i)`` over points given as one choice index per variable."""
+    """``K(x, x') = s^2 * prod_i k_i(x_i, x'_i)`` over points, each one choice index per variable.
+
+    ``gram`` and ``diagonal`` take the points ``one_hot`` encoded (one 0/1 column per choice of every variable): the
+    product is ``exp(sum_i log k_i(x_i, x'_i))``, and that sum is one matrix product, the points' one-hot rows
+    times the block-diagonal matrix of the factors' log kernels times the other points' one-hot rows. One BLAS call
+    replaces a gather per variable over the whole (points x points) matrix, which made scoring the acquisition's
+    20,000 random points the slowest step of a proposal.
+    """
 
     def __init__(self, graphs: Sequence[FactorGraph]) -> None:
         self.graphs = tuple(graphs)
+        self.offsets = np.cumsum([0] + [graph.size for graph in self.graphs])
+        # Slice sampling changes one beta at a time: each factor's log kernel is kept for its last beta.
+        self._last_logs: list[tuple[float, np.ndarray] | None] = [None] * len(self.graphs)
 
-    def gram(self, left: np.ndarray, right: np.ndarray, betas: np.ndarray, signal_variance: float) -> np.ndarray:
-        """The kernel between the rows of ``left`` and of ``right`` (integer arrays, a column per variable)."""
+    def one_hot(self, points: np.ndarray) -> np.ndarray:
+        """Each row of choice indices as a 0/1 row over every variable's choices."""
+        encoded = np.zeros((len(points), self.offsets[-1]))
+        encoded[np.arange(len(points))[:, None], np.asarray(points) + self.offsets[:-1]] = 1.0
+        return encoded
+
+    def log_factors(self, betas: np.ndarray) -> np.ndarray:
+        """The block-diagonal matrix of every factor's log kernel (entries below 1e-300 are taken as 1e-300)."""
         if len(betas) != len(self.graphs):
             raise ValueError(f"{len(betas)} betas for {len(self.graphs)} variables")
-        gram = np.full((len(left), len(right)), float(signal_variance))
-        for column, (graph, beta) in enumerate(zip(self.graphs, betas)):
-            gram *= graph.kernel(float(beta))[np.ix_(left[:, column], right[:, column])]
-        return gram
+        blocks = np.zeros((self.offsets[-1], self.offsets[-1]))
+        for index, (start, graph, beta) in enumerate(zip(self.offsets, self.graphs, betas)):
+            last = self._last_logs[index]
+            if last is None or last[0] != beta:
+                last = self._last_logs[index] = float(beta), np.log(np.maximum(graph.kernel(float(beta)), 1e-300))
+            blocks[start:start + graph.size, start:start + graph.size] = last[1]
+        return blocks
+
+    def gram(self, left: np.ndarray, right: np.ndarray, betas: np.ndarray, signal_variance: float) -> np.ndarray:
+        """The kernel between the rows of ``left`` and of ``right``, points given ``one_hot``."""
+        logs = left @ (self.log_factors(betas) @ right.T)  # the small product first: right is the short side
+        logs += math.log(signal_variance)
+        return np.exp(logs, out=logs)
 
     def diagonal(self, points: np.ndarray, betas: np.ndarray, signal_variance: float) -> np.ndarray:
-        """``K(x, x)`` for every row (a path graph's diagonal is 1 on average only, not at every vertex)."""
-        diagonal = np.full(len(points), float(signal_variance))
-        for column, (graph, beta) in enumerate(zip(self.graphs, betas)):
-            diagonal *= np.diag(graph.kernel(float(beta)))[points[:, column]]
-        return diagonal
+        """``K(x, x)`` for every row given ``one_hot`` (a path graph's diagonal is 1 on average only)."""
+        return np.exp(points @ np.diag(self.log_factors(betas)).copy() + math.log(signal_variance))

@@ -1,17 +1,18 @@
 """COMBO's acquisition optimizer: greedy ascent over the graph Cartesian product of the variables.
 
 A point is one choice index per variable. Its neighbours change one variable by one step of that variable's graph
-(any other choice of a categorical variable, an adjacent value of an ordinal one). ``maximize`` scores ``random``
+(any other choice of a categorical variable, an adjacent value of an ordinal one). ``ranked`` scores ``random``
 uniform points and ``incumbent_neighbours`` random neighbours of each incumbent, keeps the ``starts`` best as starting
 points, and from each climbs by best improvement until no neighbour scores higher (the reference:
 ``acquisition_optimizers/greedy_ascent.py`` from 20,000 random points and 10 neighbours of the incumbent, best 20).
-It returns the best point reached that is not excluded (already evaluated or in flight): the climbs' local optima
-first, then, if every one of them is excluded, the best-scored point of everything it looked at.
+It yields the points that are not excluded (already evaluated or in flight) best first: the climbs' local optima,
+then everything else it scored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import itertools
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -66,28 +67,36 @@ def climb(starts: np.ndarray, values: np.ndarray, score: Score,
     return points, values, scored
 
 
-def maximize(score: Score, graphs: Sequence[FactorGraph], rng: np.random.Generator,
-             incumbents: Sequence[np.ndarray] = (), excluded: Collection[tuple[int, ...]] = (),
-             random: int = 20_000, incumbent_neighbours: int = 10, starts: int = 20) -> np.ndarray | None:
-    """The best point that ascent reaches and ``excluded`` does not hold (None if every point looked at is)."""
+def ranked(score: Score, graphs: Sequence[FactorGraph], rng: np.random.Generator,
+           incumbents: Sequence[np.ndarray] = (), excluded: Collection[tuple[int, ...]] = (),
+           random: int = 20_000, incumbent_neighbours: int = 10, starts: int = 20) -> Iterator[np.ndarray]:
+    """The points ascent reaches, best first, then every other point it scored, best first; none of ``excluded``.
+
+    Everything is scored before the first point comes out (the random draws do not depend on how many are taken); a
+    caller walks down the ranking until a point suits it (a point that decodes to no member of a space, say).
+    """
     candidates = [random_points(graphs, random, rng)] if random else []
     for incumbent in incumbents:
         around = neighbours(np.asarray(incumbent, dtype=np.int64), graphs)
         if len(around):
             candidates.append(around[rng.permutation(len(around))[:incumbent_neighbours]])
     if not candidates:
-        return None
-    pool = np.concatenate(candidates)
+        return iter(())
+    pool = np.unique(np.concatenate(candidates), axis=0)  # a small space draws points twice: score each once
     values = score(pool)
     order = np.argsort(-values, kind="stable")[:starts]
     optima, optimum_values, scored = climb(pool[order], values[order], score, graphs)
-    looked = [(pool, values), *scored]
-    for index in np.argsort(-optimum_values, kind="stable"):
-        if tuple(int(v) for v in optima[index]) not in excluded:
-            return optima[index]
-    points = np.concatenate([points for points, _ in looked])
-    values = np.concatenate([values for _, values in looked])
-    for index in np.argsort(-values, kind="stable"):
-        if tuple(int(v) for v in points[index]) not in excluded:
-            return points[index]
-    return None
+    looked = np.concatenate([pool, *(points for points, _ in scored)])
+    looked_values = np.concatenate([values, *(block for _, block in scored)])
+    in_order = itertools.chain((optima[i] for i in np.argsort(-optimum_values, kind="stable")),
+                               (looked[i] for i in np.argsort(-looked_values, kind="stable")))
+    return _distinct(in_order, excluded)
+
+
+def _distinct(points: Iterable[np.ndarray], excluded: Collection[tuple[int, ...]]) -> Iterator[np.ndarray]:
+    seen = set(excluded)
+    for point in points:
+        key = tuple(int(v) for v in point)
+        if key not in seen:
+            seen.add(key)
+            yield point

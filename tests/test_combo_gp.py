@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from gpytorch.distributions import MultivariateNormal
+from linear_operator.operators import CholLinearOperator, TriangularLinearOperator
 from scipy import stats
 
 from strategies.combo_gp import DiffusionGP, expected_improvement
@@ -20,7 +23,7 @@ HYPER = Hyperparameters(3.0, 1.0, -4.0, (-1.0, 0.5, 0.0))
 
 
 def dense(hyper: Hyperparameters, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    return KERNEL.gram(left, right, hyper.betas, np.exp(hyper.log_signal))
+    return KERNEL.gram(KERNEL.one_hot(left), KERNEL.one_hot(right), hyper.betas, np.exp(hyper.log_signal))
 
 
 def test_the_log_marginal_likelihood_is_the_gaussian_density():
@@ -28,6 +31,10 @@ def test_the_log_marginal_likelihood_is_the_gaussian_density():
     covariance = dense(HYPER, POINTS, POINTS) + np.exp(HYPER.log_noise) * np.eye(COUNT)
     expected = stats.multivariate_normal(np.full(COUNT, HYPER.mean), covariance).logpdf(VALUES)
     assert gp.log_marginal_likelihood(HYPER) == pytest.approx(expected, rel=1e-9)
+    factor = CholLinearOperator(TriangularLinearOperator(torch.linalg.cholesky(torch.from_numpy(covariance))))
+    library = MultivariateNormal(torch.full((COUNT,), HYPER.mean, dtype=torch.float64), factor)
+    assert gp.log_marginal_likelihood(HYPER) == pytest.approx(float(library.log_prob(torch.from_numpy(VALUES))),
+                                                              rel=1e-9)
 
 
 def test_the_posterior_is_the_textbook_one_and_interpolates_with_little_noise():
@@ -35,11 +42,11 @@ def test_the_posterior_is_the_textbook_one_and_interpolates_with_little_noise():
     test = np.column_stack([RNG.integers(g.size, size=7) for g in GRAPHS])
     covariance = dense(HYPER, POINTS, POINTS) + np.exp(HYPER.log_noise) * np.eye(COUNT)
     cross = dense(HYPER, test, POINTS)
-    mean, variance = gp.predict(HYPER, test)
+    mean, variance = gp.predict(HYPER, KERNEL.one_hot(test))
     assert np.allclose(mean.numpy(), HYPER.mean + cross @ np.linalg.solve(covariance, VALUES - HYPER.mean))
     expected = np.diag(dense(HYPER, test, test)) - np.einsum("ij,ji->i", cross, np.linalg.solve(covariance, cross.T))
     assert np.allclose(variance.numpy(), expected, atol=1e-9)
-    at_data, spread = gp.predict(HYPER, POINTS[:3])
+    at_data, spread = gp.predict(HYPER, KERNEL.one_hot(POINTS[:3]))
     assert np.allclose(at_data.numpy(), VALUES[:3], atol=0.05) and (spread.numpy() < 0.02).all()
 
 
@@ -52,7 +59,7 @@ def test_the_expected_improvement_is_averaged_over_samples_and_prefers_promising
     each = [expected_improvement(gp, [hyper], points, best) for hyper in (HYPER, other)]
     assert np.allclose(both, (each[0] + each[1]) / 2)
     assert both[0] > both[1] >= 0
-    mean, variance = gp.predict(HYPER, points[:1])
+    mean, variance = gp.predict(HYPER, KERNEL.one_hot(points[:1]))
     z = (mean.item() - best) / variance.sqrt().item()
     closed = variance.sqrt().item() * (z * stats.norm.cdf(z) + stats.norm.pdf(z))
     assert each[0][0] == pytest.approx(closed, rel=1e-6)

@@ -51,14 +51,19 @@ def test_the_gram_matrix_is_symmetric_positive_semidefinite_and_its_diagonal_mat
     kernel = DiffusionKernel(graphs)
     points = np.column_stack([rng.integers(graph.size, size=40) for graph in graphs])
     betas = np.array([0.3, 1.2, 0.05, 2.0])
-    gram = kernel.gram(points, points, betas, 2.5)
+    hot = kernel.one_hot(points)
+    assert (hot.sum(axis=1) == len(graphs)).all() and hot.shape == (40, 5 + 4 + 3 + 7)
+    gram = kernel.gram(hot, hot, betas, 2.5)
     assert np.allclose(gram, gram.T)
     assert np.linalg.eigvalsh(gram).min() > -1e-9
-    assert np.allclose(np.diag(gram), kernel.diagonal(points, betas, 2.5))
+    assert np.allclose(np.diag(gram), kernel.diagonal(hot, betas, 2.5))
+    factors = [graph.kernel(beta) for graph, beta in zip(graphs, betas)]
+    product = 2.5 * np.prod([factor[np.ix_(points[:, i], points[:, i])] for i, factor in enumerate(factors)], axis=0)
+    assert np.allclose(gram, product, rtol=1e-12)
     # the product over factors: a point that differs in one categorical variable keeps the others' correlation
     a, b = points[:1].copy(), points[:1].copy()
     b[0, 0] = (a[0, 0] + 1) % 5
-    assert kernel.gram(a, b, betas, 1.0)[0, 0] == pytest.approx(
+    assert kernel.gram(kernel.one_hot(a), kernel.one_hot(b), betas, 1.0)[0, 0] == pytest.approx(
         complete_graph_kernel(5, 0.3)[0, 1] * np.prod([np.diag(g.kernel(beta))[a[0, i]]
                                                        for i, (g, beta) in enumerate(zip(graphs, betas)) if i]))
 
@@ -67,5 +72,4 @@ def test_bad_betas_are_refused():
     with pytest.raises(ValueError, match="non-negative"):
         FactorGraph.path_graph(3).kernel(-1.0)
     with pytest.raises(ValueError, match="2 betas for 1 variables"):
-        DiffusionKernel([FactorGraph.complete(3)]).gram(np.zeros((1, 1), int), np.zeros((1, 1), int),
-                                                        np.ones(2), 1.0)
+        DiffusionKernel([FactorGraph.complete(3)]).gram(np.ones((1, 3)), np.ones((1, 3)), np.ones(2), 1.0)

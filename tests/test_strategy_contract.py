@@ -58,7 +58,9 @@ def goals(name: str):
 
 
 def make(name: str, seed: int = 0, objectives=None, budget: int = 60):
-    return get_strategy(name, SPACE, objectives or goals(name), seed=seed, budget=budget)
+    objectives = objectives or goals(name)
+    return get_strategy(name, SPACE, objectives, seed=seed, budget=budget,
+                        options=STRATEGIES.get(name).required_options(objectives))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -114,6 +116,10 @@ def test_several_objectives_where_declared(name):
         with pytest.raises(NasbenchError, match=f"strategy {name!r} optimizes one objective"):
             make(name, objectives=TWO)
         return
+    required = STRATEGIES.get(name).required_options(TWO)
+    if required:  # a strategy that scalarizes several objectives says which options it needs for them
+        with pytest.raises(NasbenchError, match="|".join(required)):
+            get_strategy(name, SPACE, TWO)
     strategy = make(name, objectives=TWO)
     assert len(set(drive(strategy, 40))) > 10
 
