@@ -101,21 +101,30 @@ class DiffusionKernel:
         encoded[np.arange(len(points))[:, None], np.asarray(points) + self.offsets[:-1]] = 1.0
         return encoded
 
+    def log_factor(self, index: int, beta: float) -> np.ndarray:
+        """Factor ``index``'s log kernel at ``beta`` (entries below 1e-300 are taken as 1e-300)."""
+        last = self._last_logs[index]
+        if last is None or last[0] != beta:
+            kernel = self.graphs[index].kernel(float(beta))
+            last = self._last_logs[index] = float(beta), np.log(np.maximum(kernel, 1e-300))
+        return last[1]
+
     def log_factors(self, betas: np.ndarray) -> np.ndarray:
-        """The block-diagonal matrix of every factor's log kernel (entries below 1e-300 are taken as 1e-300)."""
+        """The block-diagonal matrix of every factor's log kernel."""
         if len(betas) != len(self.graphs):
             raise ValueError(f"{len(betas)} betas for {len(self.graphs)} variables")
         blocks = np.zeros((self.offsets[-1], self.offsets[-1]))
         for index, (start, graph, beta) in enumerate(zip(self.offsets, self.graphs, betas)):
-            last = self._last_logs[index]
-            if last is None or last[0] != beta:
-                last = self._last_logs[index] = float(beta), np.log(np.maximum(graph.kernel(float(beta)), 1e-300))
-            blocks[start:start + graph.size, start:start + graph.size] = last[1]
+            blocks[start:start + graph.size, start:start + graph.size] = self.log_factor(index, beta)
         return blocks
+
+    def log_gram(self, left: np.ndarray, right: np.ndarray, betas: np.ndarray) -> np.ndarray:
+        """``log(K / s^2)`` between the rows of ``left`` and of ``right``, points given ``one_hot``."""
+        return left @ (self.log_factors(betas) @ right.T)  # the small product first: right is the short side
 
     def gram(self, left: np.ndarray, right: np.ndarray, betas: np.ndarray, signal_variance: float) -> np.ndarray:
         """The kernel between the rows of ``left`` and of ``right``, points given ``one_hot``."""
-        logs = left @ (self.log_factors(betas) @ right.T)  # the small product first: right is the short side
+        logs = self.log_gram(left, right, betas)
         logs += math.log(signal_variance)
         return np.exp(logs, out=logs)
 

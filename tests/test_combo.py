@@ -3,6 +3,7 @@ scalarizes several objectives with its weights, models failures at the worst val
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,3 +153,13 @@ def test_the_seeds_open_the_initial_design():
         origins.append(candidate.info["origin"])
         strategy.tell(candidate, Observation(True, (1.0,), {"score": 1.0}))
     assert origins == ["sample", "sample", "acquisition"]  # the seed, then 2 random members, make the 3
+
+
+def test_a_missing_extra_is_an_error_that_says_what_to_install(monkeypatch):
+    import strategies
+
+    monkeypatch.setitem(sys.modules, "botorch.acquisition.analytic", None)  # None in sys.modules: ImportError
+    monkeypatch.delitem(sys.modules, "strategies.combo_gp", raising=False)
+    monkeypatch.delattr(strategies, "combo_gp", raising=False)
+    with pytest.raises(NasbenchError, match=r"COMBO needs botorch and gpytorch: pip install 'nasbench\[combo\]'"):
+        get_strategy("combo", SPACE, SCORE)

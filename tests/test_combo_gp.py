@@ -63,3 +63,12 @@ def test_the_expected_improvement_is_averaged_over_samples_and_prefers_promising
     z = (mean.item() - best) / variance.sqrt().item()
     closed = variance.sqrt().item() * (z * stats.norm.cdf(z) + stats.norm.pdf(z))
     assert each[0][0] == pytest.approx(closed, rel=1e-6)
+
+
+def test_the_likelihood_updated_for_one_beta_equals_the_one_computed_afresh():
+    gp = DiffusionGP(KERNEL, POINTS, VALUES)
+    gp.log_marginal_likelihood(HYPER)
+    for betas in ((-1.0, 2.0, 0.0), (-1.0, 2.0, -3.0), (1.0, 2.0, -3.0)):  # one beta at a time, as a sweep does
+        moved = Hyperparameters(HYPER.mean, HYPER.log_signal, HYPER.log_noise, betas)
+        fresh = DiffusionGP(KERNEL, POINTS, VALUES).log_marginal_likelihood(moved)
+        assert gp.log_marginal_likelihood(moved) == pytest.approx(fresh, rel=1e-12)
