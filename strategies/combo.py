@@ -33,6 +33,7 @@ from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective
 from nasbench.options import Option
+from strategies import combo_gp
 from strategies.base import Candidate, Observation, Strategy, draw_unknown, finite_or_none, from_stored
 from strategies.combo_posterior import Hyperparameters, Outputs, initial, supported, sweep
 from strategies.diffusion_kernel import DiffusionKernel, FactorGraph
@@ -94,9 +95,7 @@ class ComboSearch(Strategy):
         if weights is not None and len(weights) != len(self.objectives):
             raise NasbenchError(f"strategy 'combo': option 'weights' has {len(weights)} weights for "
                                 f"{len(self.objectives)} objectives")
-        from strategies import combo_gp  # the optional combo extra: its import error says what to install
-
-        self.gp_module = combo_gp
+        combo_gp.require()
         self.graphs = [FactorGraph.of(variable) for variable in self.variables.values()]
         self.kernel = DiffusionKernel(self.graphs)
         self.points: list[Point] = []  # every member told that the space encodes, in order, once per hash
@@ -115,7 +114,7 @@ class ComboSearch(Strategy):
         successes = sum(all(math.isfinite(value) for value in fitness) for fitness in self.fitnesses)
         if len(self.told) + len(self.pending) < self.config["initial"] or successes < 2:
             return self._sample()
-        with self.gp_module.single_threaded():
+        with combo_gp.single_threaded():
             return self._acquire(self.targets())
 
     def targets(self) -> np.ndarray:
@@ -143,7 +142,7 @@ class ComboSearch(Strategy):
 
     def _acquire(self, values: np.ndarray) -> Candidate:
         points = np.array(self.points, dtype=np.int64)
-        gp = self.gp_module.DiffusionGP(self.kernel, points, values)
+        gp = combo_gp.DiffusionGP(self.kernel, points, values)
         outputs = Outputs.of(values, self.graphs)
         if self.hyper is None:
             self.hyper = initial(values, len(self.graphs), self.config["beta"])
@@ -155,7 +154,7 @@ class ComboSearch(Strategy):
             samples.append(self.hyper)
         best = int(np.argmax(values))
         excluded = set(self.points) | set(self.pending.values()) | self.non_members
-        order = ranked(lambda at: self.gp_module.expected_improvement(gp, samples, at, float(values[best])),
+        order = ranked(lambda at: combo_gp.expected_improvement(gp, samples, at, float(values[best])),
                        self.graphs, self.rng, incumbents=[points[best]], excluded=excluded,
                        random=self.config["random_points"], incumbent_neighbours=self.config["incumbent_neighbours"],
                        starts=self.config["starts"])

@@ -6,11 +6,13 @@ covariance for the log marginal likelihood the slice sampler needs and for the p
 ``MultivariateNormal`` carries that posterior to botorch's ``LogExpectedImprovement``, and the expected improvement
 is averaged over the posterior samples (COMBO marginalizes its acquisition over the hyper-parameters).
 
-gpytorch and botorch are the ``combo`` extra: ``pip install 'nasbench[combo]'``.
+gpytorch and botorch are the ``combo`` extra (``pip install 'nasbench[combo]'``): they are imported where they are
+used, so that the strategies load without them and without their import time, and ``require`` names what to install.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterator, Sequence
@@ -25,19 +27,18 @@ from nasbench.threads import num_threads
 from strategies.combo_posterior import Hyperparameters
 from strategies.diffusion_kernel import DiffusionKernel
 
-try:
-    from botorch.acquisition.analytic import LogExpectedImprovement
-    from botorch.models.model import Model
-    from botorch.posteriors.gpytorch import GPyTorchPosterior
-    from gpytorch import settings
-    from gpytorch.distributions import MultivariateNormal
-    from linear_operator.utils.cholesky import psd_safe_cholesky
-    from linear_operator.utils.errors import NanError, NotPSDError
-    from threadpoolctl import threadpool_limits
-except ImportError as error:  # pragma: no cover - depends on the environment
-    raise NasbenchError("COMBO needs botorch and gpytorch: pip install 'nasbench[combo]'") from error
-
 THREADS = len(os.sched_getaffinity(0))  # the cores this process may use
+
+
+def require() -> None:
+    """A one-line NasbenchError saying what to install if the ``combo`` extra is missing."""
+    try:
+        import botorch.acquisition.analytic  # noqa: F401
+        import gpytorch.distributions  # noqa: F401
+        import linear_operator.utils.cholesky  # noqa: F401
+        import threadpoolctl  # noqa: F401
+    except ImportError as error:
+        raise NasbenchError("COMBO needs botorch and gpytorch: pip install 'nasbench[combo]'") from error
 
 
 class DiffusionGP:
@@ -81,6 +82,8 @@ class DiffusionGP:
 
     def _factor(self, hyper: Hyperparameters, logs: np.ndarray) -> torch.Tensor:
         """The Cholesky factor of ``s^2 exp(logs) + noise I`` (linear_operator adds jitter if nearly singular)."""
+        from linear_operator.utils.cholesky import psd_safe_cholesky
+
         covariance = torch.from_numpy(np.exp(logs + hyper.log_signal))
         covariance.diagonal().add_(math.exp(hyper.log_noise))
         return psd_safe_cholesky(covariance)
@@ -91,6 +94,8 @@ class DiffusionGP:
         It is the Gaussian density written on the Cholesky factor: gpytorch's ``MultivariateNormal`` on the same
         factor gives the same value (the tests check it) at twice the cost, and a proposal needs some 600 of them.
         """
+        from linear_operator.utils.errors import NanError, NotPSDError
+
         key = (hyper.log_signal, hyper.log_noise, *hyper.log_betas)
         try:
             if self._last is None or self._last[0] != key:
@@ -104,6 +109,8 @@ class DiffusionGP:
 
     def predict(self, hyper: Hyperparameters, encoded: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """The latent function's posterior mean and variance at points given ``one_hot`` (``kernel.one_hot``)."""
+        from gpytorch import settings
+
         signal = float(np.exp(hyper.log_signal))
         factor, weights = self._solve(hyper)
         cross = torch.from_numpy(self.kernel.gram(self.encoded, encoded, hyper.betas, signal))  # observed x new
@@ -123,21 +130,29 @@ class DiffusionGP:
         return solved
 
 
-class _FixedPosterior(Model):
-    """botorch's view of the GP's predictions under one sample; its inputs are points ``one_hot`` encoded."""
+@functools.cache
+def _fixed_posterior() -> type:
+    """The class of botorch's view of the GP's predictions under one sample (its inputs are points ``one_hot``)."""
+    from botorch.models.model import Model
+    from botorch.posteriors.gpytorch import GPyTorchPosterior
+    from gpytorch.distributions import MultivariateNormal
 
-    def __init__(self, gp: DiffusionGP, hyper: Hyperparameters) -> None:
-        super().__init__()
-        self.gp, self.hyper = gp, hyper
+    class FixedPosterior(Model):
+        def __init__(self, gp: DiffusionGP, hyper: Hyperparameters) -> None:
+            super().__init__()
+            self.gp, self.hyper = gp, hyper
 
-    @property
-    def num_outputs(self) -> int:
-        return 1
+        @property
+        def num_outputs(self) -> int:
+            return 1
 
-    def posterior(self, X: torch.Tensor, *args: object, **kwargs: object) -> GPyTorchPosterior:  # noqa: N803
-        mean, variance = self.gp.predict(self.hyper, X.reshape(-1, X.shape[-1]).numpy())
-        shape = X.shape[:-1]
-        return GPyTorchPosterior(MultivariateNormal(mean.reshape(shape), torch.diag_embed(variance.reshape(shape))))
+        def posterior(self, X: torch.Tensor, *args: object, **kwargs: object) -> GPyTorchPosterior:  # noqa: N803
+            mean, variance = self.gp.predict(self.hyper, X.reshape(-1, X.shape[-1]).numpy())
+            shape = X.shape[:-1]
+            return GPyTorchPosterior(MultivariateNormal(mean.reshape(shape),
+                                                        torch.diag_embed(variance.reshape(shape))))
+
+    return FixedPosterior
 
 
 @contextmanager
@@ -147,6 +162,8 @@ def single_threaded() -> Iterator[None]:
     Its matrices are small (observations x observations) or split by sample over ``THREADS`` Python threads
     (``expected_improvement``); the kernels' own threads on top of those only contend for the same cores.
     """
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(1), num_threads(1):
         yield
 
@@ -158,11 +175,14 @@ def expected_improvement(gp: DiffusionGP, samples: Sequence[Hyperparameters], po
     The samples are scored on ``THREADS`` threads (NumPy's and torch's kernels release the GIL), each sample's
     score is computed alone, and they are summed in order, so the result does not depend on the thread count.
     """
+    from botorch.acquisition.analytic import LogExpectedImprovement
+
     inputs = torch.from_numpy(gp.kernel.one_hot(np.asarray(points, dtype=np.int64)))[:, None, :]
+    model = _fixed_posterior()
 
     def score(hyper: Hyperparameters) -> np.ndarray:
         with torch.no_grad():
-            return LogExpectedImprovement(_FixedPosterior(gp, hyper), best_f=best)(inputs).exp().numpy()
+            return LogExpectedImprovement(model(gp, hyper), best_f=best)(inputs).exp().numpy()
 
     with ThreadPoolExecutor(max_workers=min(len(samples), THREADS)) as pool:
         return np.sum(list(pool.map(score, samples)), axis=0) / len(samples)
