@@ -123,6 +123,9 @@ class ChoiceSpace(SearchSpace):
     """
 
     max_tries = 100
+    # The constructor options that set a member's depth (cells) and width (channels), for cell spaces whose cells
+    # transfer to another size (NASNet, DARTS); None where the space has no such size.
+    size_options: tuple[str, str] | None = None
 
     @abstractmethod
     def variables(self) -> dict[str, Variable]:

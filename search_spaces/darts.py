@@ -43,6 +43,7 @@ class CellPairSpace(ChoiceSpace):
     blocks: int = 4
     combines: tuple[str, ...] = ("add",)
     published: dict[str, Genotype] = {}
+    size_options = ("layers", "C")
 
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10, C: int = 16,  # noqa: N803
                  layers: int = 8, auxiliary: bool = False) -> None:

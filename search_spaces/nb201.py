@@ -180,6 +180,8 @@ class NB201Space(ChoiceSpace):
     redrawn until the network itself changes.
     """
 
+    size_options = ("N", "C")
+
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10, C: int = 16,  # noqa: N803
                  N: int = 5) -> None:  # noqa: N803
         super().__init__(input_shape, num_classes)
