@@ -103,9 +103,15 @@ class SearchSpace(ABC):
         """Number of members where finite and known."""
         return None
 
-    def supernet(self, C: int, layers: int) -> nn.Module:  # noqa: N803 - C is the papers' name for the width
-        """A one-shot (DARTS-style mixed-op) network over the space, with architecture parameters."""
-        raise NotImplementedError(f"space {self.name!r} has no supernet")
+    def supernet(self, C: int, layers: int, in_channels: int | None = None,  # noqa: N803 - C: the papers' name
+                 num_classes: int | None = None, **relaxation: Any) -> nn.Module:
+        """A one-shot (DARTS-style mixed-op) network over the space, with architecture parameters.
+
+        It trains on images of ``in_channels`` channels and ``num_classes`` classes (default: the space's own task)
+        and derives members of this space; ``relaxation`` are the options of ``search_spaces.supernet``.
+        """
+        raise NasbenchError(f"space {self.name!r} has no supernet (one-shot strategies search nb201, darts and "
+                            "enas-macro)")
 
 
 class ChoiceSpace(SearchSpace):

@@ -22,7 +22,15 @@ from search_spaces.base import ChoiceSpace, Variable
 from search_spaces.cell_networks import cell_network, op_node, read_genotype, reduction_layers
 from search_spaces.genotypes import DARTS_V1, DARTS_V2, CellGenotype, Genotype
 from search_spaces.registry import register_space
-from search_spaces.supernet import MixedOp, Supernet, _search_op
+from search_spaces.supernet import (
+    Active,
+    MixedOp,
+    Supernet,
+    _search_op,
+    auxiliary_skip,
+    check_relaxation,
+    node_edge_weights,
+)
 
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3",
              "dil_conv_5x5")
@@ -142,38 +150,64 @@ class DartsSpace(CellPairSpace):
     blocks = 4
     published = {"darts_v1": DARTS_V1, "darts_v2": DARTS_V2}
 
-    def supernet(self, C: int, layers: int) -> nn.Module:  # noqa: N803
-        """DARTS's search network: a softmax-weighted mix of the 8 ops on every edge of both cells."""
-        return DartsSupernet(C, layers, self.num_classes, in_channels=self.input_shape[0], space=self)
+    def supernet(self, C: int, layers: int, in_channels: int | None = None,  # noqa: N803
+                 num_classes: int | None = None, **relaxation: Any) -> DartsSupernet:
+        """DARTS's search network: a softmax-weighted mix of the 8 ops on every edge of both cells.
+
+        It trains on images of ``in_channels`` channels and ``num_classes`` classes (default: the space's own), and
+        derives members of this space; ``relaxation`` are ``DartsSupernet``'s options.
+        """
+        return DartsSupernet(C, layers, num_classes or self.num_classes, in_channels=in_channels or self.input_shape[0],
+                             space=self, **relaxation)
+
+
+_INCOMING = [2 + i for i in range(_STEPS)]
 
 
 class _DartsCell(nn.Module):
     def __init__(self, c_pp: int, c_p: int, C: int, reduction: bool, reduction_prev: bool,  # noqa: N803
-                 ops: Sequence[str]) -> None:
+                 ops: Sequence[str], partial: int, auxiliary: bool) -> None:
         super().__init__()
         self.pre0 = _search_op("fact_reduce", {"out": C, "stride": 2 if reduction_prev else 1}, c_pp)
         self.pre1 = _search_op("fact_reduce", {"out": C, "stride": 1}, c_p)
         self.edges = nn.ModuleList()
         for i in range(_STEPS):
             for j in range(2 + i):
-                specs = [op_node(name, strided=reduction and j < 2) for name in ops]
-                self.edges.append(MixedOp([_search_op(op, args, C) for op, args in specs]))
+                stride = 2 if reduction and j < 2 else 1
+                specs = [op_node(name, strided=stride == 2) for name in ops]
+                self.edges.append(MixedOp([_search_op(op, args, C // partial) for op, args in specs], stride, partial,
+                                          auxiliary_skip(C, stride) if auxiliary else None))
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
+                active: Sequence[Sequence[int] | None] | None, edge_weights: list[torch.Tensor] | None,
+                auxiliary_weight: float) -> torch.Tensor:
         states = [self.pre0(s0), self.pre1(s1)]
         offset = 0
-        for _ in range(_STEPS):
-            states.append(sum(self.edges[offset + j](h, weights[offset + j]) for j, h in enumerate(states)))
-            offset += len(states) - 1
+        for i in range(_STEPS):
+            total = 0
+            for j, h in enumerate(states):
+                e = offset + j
+                if active is not None and not active[e]:
+                    continue  # an edge the sampled architecture does not use (ENAS)
+                out = self.edges[e](h, weights[e], None if active is None else active[e], auxiliary_weight)
+                total = total + (out if edge_weights is None else edge_weights[i][j] * out)
+            offset += len(states)
+            states.append(total)
         return torch.cat(states[-_STEPS:], dim=1)
 
 
 class DartsSupernet(Supernet):
-    """DARTS's search network (model_search.Network): ``layers`` mixed cells, reductions at 1/3 and 2/3 of depth."""
+    """DARTS's search network (model_search.Network): ``layers`` mixed cells, reductions at 1/3 and 2/3 of depth.
+
+    ``partial_channels``, ``edge_normalization`` and ``auxiliary_skip`` are the relaxation options of the module
+    ``search_spaces.supernet`` (PC-DARTS, DARTS-).
+    """
 
     def __init__(self, C: int, layers: int, num_classes: int, in_channels: int = 3,  # noqa: N803
-                 space: DartsSpace | None = None, stem_multiplier: int = 3) -> None:
+                 space: DartsSpace | None = None, stem_multiplier: int = 3, partial_channels: int = 1,
+                 edge_normalization: bool = False, auxiliary_skip: bool = False) -> None:
         super().__init__()
+        check_relaxation("darts", C, partial_channels)
         self.ops = DARTS_OPS
         self.space = space or DartsSpace(num_classes=num_classes)
         c_curr = stem_multiplier * C
@@ -185,30 +219,54 @@ class DartsSupernet(Supernet):
         for i in range(layers):
             reduction = i in self.reductions
             width = width * 2 if reduction else width
-            self.cells.append(_DartsCell(c_pp, c_p, width, reduction, reduction_prev, self.ops))
+            self.cells.append(_DartsCell(c_pp, c_p, width, reduction, reduction_prev, self.ops, partial_channels,
+                                         auxiliary_skip))
             reduction_prev = reduction
             c_pp, c_p = c_p, _STEPS * width
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.classifier = nn.Linear(c_p, num_classes)
-        edges = sum(2 + i for i in range(_STEPS))
+        edges = sum(_INCOMING)
         self.alphas_normal = nn.Parameter(1e-3 * torch.randn(edges, len(self.ops)))
         self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(edges, len(self.ops)))
+        self.betas_normal = nn.Parameter(1e-3 * torch.randn(edges)) if edge_normalization else None
+        self.betas_reduce = nn.Parameter(1e-3 * torch.randn(edges)) if edge_normalization else None
 
-    def arch_parameters(self) -> list[nn.Parameter]:
+    def op_parameters(self) -> list[nn.Parameter]:
         """[alphas_normal, alphas_reduce], each (14 edges, 8 ops)."""
         return [self.alphas_normal, self.alphas_reduce]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of the mixed network."""
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """The alphas and, with edge normalization, the betas of both cells (14 edges each)."""
+        betas = [self.betas_normal, self.betas_reduce] if self.betas_normal is not None else []
+        return [*self.op_parameters(), *betas]
+
+    def forward(self, x: torch.Tensor, weights: Sequence[torch.Tensor] | None = None,
+                active: Active | None = None) -> torch.Tensor:
+        """Logits of the mixed network (``weights``: the softmax of the alphas unless given)."""
+        normal, reduce = weights or self.mixture()
+        active_normal, active_reduce = active or (None, None)
+        edge_normal = node_edge_weights(self.betas_normal, _INCOMING)
+        edge_reduce = node_edge_weights(self.betas_reduce, _INCOMING)
         s0 = s1 = self.stem(x)
-        normal, reduce = F.softmax(self.alphas_normal, dim=-1), F.softmax(self.alphas_reduce, dim=-1)
         for i, cell in enumerate(self.cells):
-            s0, s1 = s1, cell(s0, s1, reduce if i in self.reductions else normal)
+            if i in self.reductions:
+                out = cell(s0, s1, reduce, active_reduce, edge_reduce, self.auxiliary_weight)
+            else:
+                out = cell(s0, s1, normal, active_normal, edge_normal, self.auxiliary_weight)
+            s0, s1 = s1, out
         return self.classifier(self.pool(s1))
 
     def genotype(self) -> Architecture:
-        """DARTS's derivation: per node the 2 strongest incoming edges, each with its strongest non-none op."""
-        cells = [self._parse(F.softmax(alpha.detach(), dim=-1)) for alpha in self.arch_parameters()]
+        """DARTS's derivation: per node the 2 strongest incoming edges, each with its strongest non-none op.
+
+        With edge normalization an edge's strength is its op weight times its normalized edge weight (PC-DARTS).
+        """
+        cells = []
+        for alpha, betas in ((self.alphas_normal, self.betas_normal), (self.alphas_reduce, self.betas_reduce)):
+            weights = F.softmax(alpha.detach(), dim=-1)
+            if betas is not None:
+                weights = weights * torch.cat(node_edge_weights(betas.detach(), _INCOMING))[:, None]
+            cells.append(self._parse(weights))
         return self.space.network(Genotype(*cells), name="darts_derived")
 
     def _parse(self, weights: torch.Tensor) -> CellGenotype:
@@ -222,3 +280,22 @@ class DartsSupernet(Supernet):
             genes += [(self.ops[int(rows[j].argmax())], j) for j in strongest]
             offset += 2 + i
         return CellGenotype(tuple(genes), tuple(range(2, 2 + _STEPS)))
+
+    def path(self, choices: Mapping[str, Any]) -> tuple[list[torch.Tensor], list[list[list[int]]]]:
+        """Per cell: weight 1 on each (input, op) the flat choices pick (2 per node), and those candidates active."""
+        weights, active = [], []
+        for cell_type in CELL_TYPES:
+            w = torch.zeros(sum(_INCOMING), len(self.ops))
+            runs: list[list[int]] = [[] for _ in range(sum(_INCOMING))]
+            offset = 0
+            for k in range(_STEPS):
+                for j in range(2):
+                    edge = offset + int(choices[f"{cell_type}_{k}_in{j}"])
+                    op = self.ops.index(choices[f"{cell_type}_{k}_op{j}"])
+                    w[edge, op] += 1.0
+                    if op not in runs[edge]:
+                        runs[edge].append(op)
+                offset += 2 + k
+            weights.append(w)
+            active.append(runs)
+        return weights, active

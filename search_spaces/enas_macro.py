@@ -24,7 +24,7 @@ from nasbench.ops.layers import FactorizedReduce
 from search_spaces.base import Variable
 from search_spaces.custom import RecordedChoiceSpace
 from search_spaces.registry import register_space
-from search_spaces.supernet import MixedOp, Supernet, _search_op, genome_module
+from search_spaces.supernet import Active, MixedOp, Supernet, _search_op, genome_module
 
 OPS: dict[str, tuple[str, dict[str, Any]]] = {
     "conv_3x3": ("conv_bn_relu", {"kernel": 3}),
@@ -102,11 +102,19 @@ class EnasMacroSpace(RecordedChoiceSpace):
         net.add("fc", "linear", inputs=["gap"], args={"out": self.num_classes})
         return Architecture("enas_macro", self.input_shape, net)
 
-    def supernet(self, C: int, layers: int) -> nn.Module:  # noqa: N803
-        """The one-shot network over this space (``layers`` must be the space's own, as the encoding is per layer)."""
+    def supernet(self, C: int, layers: int, in_channels: int | None = None,  # noqa: N803
+                 num_classes: int | None = None, **relaxation: Any) -> EnasMacroSupernet:
+        """The one-shot network over this space (``layers`` must be the space's own, as the encoding is per layer).
+
+        It trains on images of ``in_channels`` channels and ``num_classes`` classes (default: the space's own). Its
+        layers choose among ops without edges to normalize or partial channels to pass: it takes no ``relaxation``.
+        """
         if layers != self.layers:
             raise NasbenchError(f"enas-macro: the supernet has the space's {self.layers} layers, got {layers}")
-        return EnasMacroSupernet(self, C)
+        unsupported = sorted(key for key, value in relaxation.items() if value not in (None, False, 1))
+        if unsupported:
+            raise NasbenchError(f"enas-macro: the supernet has no {', '.join(unsupported)} (nb201 and darts have)")
+        return EnasMacroSupernet(self, C, in_channels or self.input_shape[0], num_classes or self.num_classes)
 
 
 class EnasMacroSupernet(Supernet):
@@ -116,11 +124,14 @@ class EnasMacroSupernet(Supernet):
     its ``beta``. ``genotype()`` keeps the strongest op per layer and the skips with positive ``beta``.
     """
 
-    def __init__(self, space: EnasMacroSpace, C: int) -> None:  # noqa: N803
+    # The skip gates are a sigmoid, not a softmax over ops: Gumbel-softmax sampling (GDAS) does not apply.
+    categorical = False
+
+    def __init__(self, space: EnasMacroSpace, C: int, in_channels: int, num_classes: int) -> None:  # noqa: N803
         super().__init__()
         self.space = space
         count = space.layers
-        self.stem = nn.Sequential(nn.Conv2d(space.input_shape[0], C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         self.mixed = nn.ModuleList()
         self.joins = nn.ModuleList()
         self.reduce = nn.ModuleDict()
@@ -135,22 +146,32 @@ class EnasMacroSupernet(Supernet):
                                                         for _ in range(layer + 1))
                 width *= 2
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
-        self.classifier = nn.Linear(width, space.num_classes)
+        self.classifier = nn.Linear(width, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(count, len(OPS)))
         self.beta = nn.Parameter(1e-3 * torch.randn(count * (count - 1) // 2))
+
+    def op_parameters(self) -> list[nn.Parameter]:
+        """[alpha (layers, 6 ops)]."""
+        return [self.alpha]
 
     def arch_parameters(self) -> list[nn.Parameter]:
         """[alpha (layers, 6 ops), beta (one per skip connection, in the order of ``variables``)]."""
         return [self.alpha, self.beta]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of the mixed network."""
-        weights, gates = F.softmax(self.alpha, dim=-1), torch.sigmoid(self.beta)
+    def mixture(self) -> list[torch.Tensor]:
+        """The softmax of alpha over each layer's ops and the sigmoid gate of every skip connection."""
+        return [F.softmax(self.alpha, dim=-1), torch.sigmoid(self.beta)]
+
+    def forward(self, x: torch.Tensor, weights: Sequence[torch.Tensor] | None = None,
+                active: Active | None = None) -> torch.Tensor:
+        """Logits of the mixed network (``weights``: op weights and skip gates, the relaxation unless given)."""
+        ops, gates = weights or self.mixture()
+        layer_active = None if active is None else active[0]
         previous = self.stem(x)
         outputs: list[torch.Tensor] = []
         offset = 0
         for layer, mixed in enumerate(self.mixed):
-            out = mixed(previous, weights[layer])
+            out = mixed(previous, ops[layer], None if layer_active is None else layer_active[layer])
             if layer:
                 skips = [gates[offset + j] * outputs[j] for j in range(layer)]
                 offset += layer
@@ -171,3 +192,11 @@ class EnasMacroSupernet(Supernet):
             for earlier in range(layer):
                 choices[skip_variable(layer, earlier)] = int(next(beta) > 0)
         return self.space.decode(choices)
+
+    def path(self, choices: Mapping[str, Any]) -> tuple[list[torch.Tensor], list[list[list[int]]]]:
+        """One-hot op weights per layer (that op alone runs) and 0/1 gates of the skip connections."""
+        names = list(OPS)
+        indices = [names.index(choices[op_variable(layer)]) for layer in range(self.space.layers)]
+        gates = [float(choices[skip_variable(layer, earlier)]) for layer in range(self.space.layers)
+                 for earlier in range(layer)]
+        return [F.one_hot(torch.tensor(indices), len(names)).float(), torch.tensor(gates)], [[[k] for k in indices]]

@@ -28,7 +28,16 @@ from nasbench.cell import Cell
 from nasbench.errors import GenomeError, NasbenchError
 from search_spaces.base import ChoiceSpace, Variable
 from search_spaces.registry import register_space
-from search_spaces.supernet import MixedOp, Supernet, _search_op, genome_module
+from search_spaces.supernet import (
+    Active,
+    MixedOp,
+    Supernet,
+    _search_op,
+    auxiliary_skip,
+    check_relaxation,
+    genome_module,
+    node_edge_weights,
+)
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 NODES = 4
@@ -226,27 +235,41 @@ class NB201Space(ChoiceSpace):
         arch.name = "nb201_resnet"
         return [arch]
 
-    def supernet(self, C: int, layers: int) -> nn.Module:  # noqa: N803
-        """The DARTS-style one-shot network over this cell (``layers`` cells per stage)."""
-        return NB201Supernet(C, layers, self.num_classes, in_channels=self.input_shape[0], space=self)
+    def supernet(self, C: int, layers: int, in_channels: int | None = None,  # noqa: N803
+                 num_classes: int | None = None, **relaxation: Any) -> NB201Supernet:
+        """The DARTS-style one-shot network over this cell (``layers`` cells per stage).
+
+        It trains on images of ``in_channels`` channels and ``num_classes`` classes (default: the space's own), and
+        derives members of this space; ``relaxation`` are ``NB201Supernet``'s options.
+        """
+        return NB201Supernet(C, layers, num_classes or self.num_classes,
+                             in_channels=in_channels or self.input_shape[0], space=self, **relaxation)
+
+
+_INCOMING = [sum(1 for _, jj in EDGES if jj == j) for j in range(1, NODES)]
 
 
 class _NB201Cell(nn.Module):
-    def __init__(self, C: int) -> None:  # noqa: N803
+    def __init__(self, C: int, partial: int, auxiliary: bool) -> None:  # noqa: N803
         super().__init__()
         self.edges = nn.ModuleList()
         for _edge in EDGES:
-            candidates = [_search_op(*(("none", {}) if name == "none" else GENOME_OPS[name]), C)
+            candidates = [_search_op(*(("none", {}) if name == "none" else GENOME_OPS[name]), C // partial)
                           for name in OPS]
-            self.edges.append(MixedOp(candidates))
+            self.edges.append(MixedOp(candidates, partial=partial,
+                                      auxiliary=auxiliary_skip(C, 1) if auxiliary else None))
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, active: Sequence[Sequence[int] | None] | None,
+                edge_weights: list[torch.Tensor] | None, auxiliary_weight: float) -> torch.Tensor:
         nodes = [x]
         for j in range(1, NODES):
-            nodes.append(sum(self.edges[e](nodes[i], weights[e]) for e, (i, jj) in enumerate(EDGES) if jj == j))
+            incoming = [(e, i) for e, (i, jj) in enumerate(EDGES) if jj == j]
+            total = 0
+            for position, (e, i) in enumerate(incoming):
+                out = self.edges[e](nodes[i], weights[e], None if active is None else active[e], auxiliary_weight)
+                total = total + (out if edge_weights is None else edge_weights[j - 1][position] * out)
+            nodes.append(total)
         return nodes[-1]
-
-
 class _ResidualReduction(nn.Module):
     # NAS-Bench-201's ResNetBasicblock between stages.
     def __init__(self, c_in: int, c_out: int) -> None:
@@ -260,11 +283,17 @@ class _ResidualReduction(nn.Module):
 
 
 class NB201Supernet(Supernet):
-    """NAS-Bench-201's search network: stem, 3 stages of N mixed cells, residual reductions, BN-ReLU, GAP, linear."""
+    """NAS-Bench-201's search network: stem, 3 stages of N mixed cells, residual reductions, BN-ReLU, GAP, linear.
+
+    ``partial_channels``, ``edge_normalization`` and ``auxiliary_skip`` are the relaxation options of the module
+    ``search_spaces.supernet`` (PC-DARTS, DARTS-).
+    """
 
     def __init__(self, C: int, N: int, num_classes: int, in_channels: int = 3,  # noqa: N803
-                 space: NB201Space | None = None) -> None:
+                 space: NB201Space | None = None, partial_channels: int = 1, edge_normalization: bool = False,
+                 auxiliary_skip: bool = False) -> None:
         super().__init__()
+        check_relaxation("nb201", C, partial_channels)
         self.space = space or NB201Space(num_classes=num_classes)
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         self.stages = nn.ModuleList()
@@ -274,26 +303,41 @@ class NB201Supernet(Supernet):
             if stage:
                 blocks.append(_ResidualReduction(width, width * 2))
                 width *= 2
-            blocks += [_NB201Cell(width) for _ in range(N)]
+            blocks += [_NB201Cell(width, partial_channels, auxiliary_skip) for _ in range(N)]
             self.stages.append(nn.ModuleList(blocks))
         self.head = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten(1))
         self.classifier = nn.Linear(width, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(len(EDGES), len(OPS)))
+        self.betas = nn.Parameter(1e-3 * torch.randn(len(EDGES))) if edge_normalization else None
 
-    def arch_parameters(self) -> list[nn.Parameter]:
+    def op_parameters(self) -> list[nn.Parameter]:
         """[alpha] of shape (6 edges, 5 ops)."""
         return [self.alpha]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of the mixed network."""
-        weights = F.softmax(self.alpha, dim=-1)
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """[alpha] and, with edge normalization, its betas (one per edge)."""
+        return [self.alpha] + ([self.betas] if self.betas is not None else [])
+
+    def forward(self, x: torch.Tensor, weights: Sequence[torch.Tensor] | None = None,
+                active: Active | None = None) -> torch.Tensor:
+        """Logits of the mixed network (``weights``: the softmax of alpha unless given)."""
+        mixed = (weights or self.mixture())[0]
+        edge_active = None if active is None else active[0]
+        edge_weights = node_edge_weights(self.betas, _INCOMING)
         x = self.stem(x)
         for stage in self.stages:
             for block in stage:
-                x = block(x, weights) if isinstance(block, _NB201Cell) else block(x)
+                x = (block(x, mixed, edge_active, edge_weights, self.auxiliary_weight)
+                     if isinstance(block, _NB201Cell) else block(x))
         return self.classifier(self.head(x))
 
     def genotype(self) -> Architecture:
         """The strongest op on every edge (NAS-Bench-201's derivation, ``none`` included)."""
         best = self.alpha.detach().argmax(dim=-1).tolist()
         return self.space.decode({variable_name(i, j): OPS[k] for (i, j), k in zip(EDGES, best)})
+
+    def path(self, choices: Mapping[str, Any]) -> tuple[list[torch.Tensor], list[list[list[int]]]]:
+        """One-hot op weights per edge and the one candidate that runs on each."""
+        indices = [OPS.index(choices[variable_name(i, j)]) for i, j in EDGES]
+        weights = F.one_hot(torch.tensor(indices), len(OPS)).float()
+        return [weights], [[[k] for k in indices]]
