@@ -22,11 +22,19 @@ from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, format_objectives, oriented
 from nasbench.options import Option, resolve_options
 from search_spaces.base import SearchSpace, Variable
+from strategies.context import SearchContext
 
 DEFAULT_OBJECTIVES = (Objective("val_acc"),)
 MAX_INVALID = 100  # proposals in a row that decode to no member before a strategy over variables() gives up
 MAX_REDRAWS = 100  # draws for one proposal that is neither evaluated nor in flight, before a known one is proposed
 Drawn = TypeVar("Drawn")
+
+
+class StrategyExhausted(Exception):  # noqa: N818 - a stop signal, not an error
+    """Raised by ``ask`` when a strategy has nothing new to propose (a one-shot search derived all it can).
+
+    The search loop stops early with the message, as it does for a strategy that only proposes duplicates.
+    """
 
 
 @dataclass
@@ -72,6 +80,8 @@ class Strategy(ABC):
     multi_objective: ClassVar[bool] = False
     min_objectives: ClassVar[int] = 1
     options: ClassVar[tuple[Option, ...]] = ()
+    # Options of the cheapest configuration that still does what the strategy does (the contract suite's).
+    smoke_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, space: SearchSpace, objectives: Sequence[Objective] = DEFAULT_OBJECTIVES, seed: int = 0,
                  budget: int | None = None, options: Mapping[str, Any] | None = None) -> None:
@@ -88,6 +98,11 @@ class Strategy(ABC):
         self.seed = int(seed)
         self.config = resolve_options(type(self).options, dict(options or {}), f"strategy {self.name!r}", budget)
         self.rng = np.random.default_rng(self.seed)
+        self.context = SearchContext()
+
+    def bind(self, context: SearchContext) -> None:
+        """Receive the search's data, checkpoint directory and journal (before the first ``ask``)."""
+        self.context = context
 
     @classmethod
     def required_options(cls, objectives: Sequence[Objective]) -> dict[str, Any]:

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from nasbench.errors import NasbenchError
-from workers.datasets import DATASETS, _Splits, dataset_names, load_dataset, register_dataset
-from workers.training import crop_flip
+from workers.datasets import DATASETS, _Splits, crop_flip, dataset_names, load_dataset, register_dataset
 
 
 def test_digits_offline_split_and_normalization():

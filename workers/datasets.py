@@ -27,7 +27,23 @@ from nasbench.errors import NasbenchError
 from nasbench.registry import Registry
 
 DATA_DIR_ENV = "NASBENCH_DATA"
+CROP_PADDING = 4
 DEFAULT_DATA_DIR = "data"
+
+
+def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Random crops of a zero-padded batch (pad 4) and random horizontal flips, one draw per image."""
+    b, c, h, w = x.shape
+    padded = F.pad(x, (CROP_PADDING,) * 4)
+    dy = torch.randint(0, 2 * CROP_PADDING + 1, (b,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * CROP_PADDING + 1, (b,), generator=generator).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    batch = torch.arange(b, device=x.device)[:, None, None, None]
+    channel = torch.arange(c, device=x.device)[None, :, None, None]
+    out = padded[batch, channel, rows, cols]
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+    return torch.where(flip, out.flip(3), out)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,10 @@ class Dataset:
         mean = self.mean.to(x.device).view(1, -1, 1, 1)
         std = self.std.to(x.device).view(1, -1, 1, 1)
         return (x.float() - mean) / std
+
+    def augmented(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A training batch with the data's own augmentation (``augment``), drawn from ``generator``."""
+        return crop_flip(x, generator) if self.augment == "crop_flip" else x
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, input_shape={self.input_shape}, classes={self.num_classes}, "

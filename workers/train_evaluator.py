@@ -18,22 +18,16 @@ from torch import nn
 
 from nasbench.architecture import Architecture
 from nasbench.compiler import build
+from nasbench.devices import Precision, resolve_device
 from nasbench.errors import NasbenchError
 from nasbench.limits import size_limit_error
 from nasbench.lowering import Lowered
 from nasbench.threads import num_threads
 from workers.base import OK, Evaluator, Result, register_evaluator
 from workers.datasets import Dataset, load_dataset
-from workers.training import Precision, TrainConfig, deterministic, evaluate_model, train_model
+from workers.training import TrainConfig, deterministic, evaluate_model, train_model
 
 DEFAULT_EPOCHS = 5
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; anything else as torch spells it."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 METRICS = ("val_acc", "val_loss", "train_acc", "train_loss", "epoch", "best_val_acc", "params", "macs",

@@ -10,18 +10,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from nasbench.devices import Precision
 from nasbench.errors import NasbenchError
 from nasbench.options import coerce_given, signature_options
-from workers.datasets import Dataset
-
-CROP_PADDING = 4
+from workers.datasets import Dataset, crop_flip
 
 
 class NonFiniteLossError(NasbenchError):
@@ -75,35 +74,6 @@ def deterministic(enabled: bool) -> Iterator[None]:
         yield
     finally:
         torch.use_deterministic_algorithms(previous)
-
-
-def crop_flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random crops of a zero-padded batch (pad 4) and random horizontal flips, one draw per image."""
-    b, c, h, w = x.shape
-    padded = F.pad(x, (CROP_PADDING,) * 4)
-    dy = torch.randint(0, 2 * CROP_PADDING + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * CROP_PADDING + 1, (b,), generator=generator).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
-    batch = torch.arange(b, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    out = padded[batch, channel, rows, cols]
-    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)[:, None, None, None]
-    return torch.where(flip, out.flip(3), out)
-
-
-class Precision:
-    """Mixed precision on CUDA: bfloat16 autocast where supported, else float16 with a GradScaler; off elsewhere."""
-
-    def __init__(self, device: torch.device, enabled: bool) -> None:
-        self.device_type = device.type
-        self.enabled = enabled and device.type == "cuda"
-        self.dtype = torch.bfloat16 if self.enabled and torch.cuda.is_bf16_supported() else torch.float16
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.enabled and self.dtype == torch.float16)
-
-    def autocast(self) -> torch.autocast | nullcontext:
-        """The autocast context for a forward pass (a no-op when mixed precision is off)."""
-        return torch.autocast(self.device_type, dtype=self.dtype) if self.enabled else nullcontext()
 
 
 def _logits_and_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module,

@@ -1,0 +1,76 @@
+"""What a search hands a strategy that trains networks itself (the one-shot strategies), as plain protocols.
+
+Strategies depend on no evaluator or store (the layering contract), so the search's composition layer binds a
+``SearchContext`` to every strategy before the first ``ask``: the search's training data (any object with the
+attributes of ``TrainingData``, such as the workers' ``Dataset``), a directory for checkpoints, the device, a
+``Journal`` that stores a job's per-epoch curve with the study, and a factory of progress bars. Black-box strategies
+ignore it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+
+class TrainingData(Protocol):
+    """Image classification tensors: the training split (which a one-shot strategy halves) and its normalization."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    num_classes: int
+    batch_size: int
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image."""
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Float images with zero mean and unit variance per channel."""
+
+    def augmented(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A batch with the augmentation that suits the data (none for digits)."""
+
+
+class Journal(Protocol):
+    """Where a training job's progress is stored with the study, one record per epoch."""
+
+    def start(self, job: str, config: Mapping[str, Any]) -> None:
+        """Open (or reopen, on resume) the record of ``job``."""
+
+    def epoch(self, job: str, entry: Mapping[str, Any]) -> None:
+        """Store one epoch of ``job`` (``entry["epoch"]`` counts from 1)."""
+
+    def finish(self, job: str, summary: Mapping[str, Any]) -> None:
+        """Close the record of ``job`` with its summary."""
+
+
+class ProgressBar(Protocol):
+    """A progress bar over a job's epochs."""
+
+    def update(self, completed: int, text: str = "") -> None:
+        """Show ``completed`` epochs and a short status text."""
+
+    def close(self) -> None:
+        """Remove the bar."""
+
+
+@dataclass
+class SearchContext:
+    """The search's data, checkpoint directory (None: no checkpoints), device, journal and progress bars.
+
+    ``threads`` is the torch intra-op thread count for a training job (None: torch's default), ``progress(label,
+    total)`` opens a bar.
+    """
+
+    data: TrainingData | None = None
+    directory: Path | None = None
+    device: str = "auto"
+    threads: int | None = None
+    journal: Journal | None = None
+    progress: Callable[[str, int], ProgressBar] | None = None
