@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -62,10 +63,49 @@ class SearchSpace(ABC):
     """
 
     name: str = "space"
+    # The constructor options that set a member's depth (cells) and width (channels), for cell spaces whose cells
+    # transfer to another size (NAS-Bench-201, NASNet, DARTS); None where the space has no such size. A space that
+    # names them keeps every constructor option as an attribute of the same name, so that ``resized`` rebuilds it.
+    size_options: tuple[str, str] | None = None
 
     def __init__(self, input_shape: Sequence[int] = (3, 32, 32), num_classes: int = 10) -> None:
         self.input_shape = tuple(int(x) for x in input_shape)
         self.num_classes = int(num_classes)
+
+    def resized(self, cells: int | None = None, width: int | None = None) -> SearchSpace:
+        """The same space (task and every other setting alike) with ``cells`` cells of ``width`` channels.
+
+        ``cells`` and ``width`` set the options named by ``size_options`` (nb201: ``N`` cells per stage and ``C``;
+        darts, nasnet: ``layers`` cells in all and ``C``); None keeps this space's value. A space without a size is a
+        NasbenchError, and so is a size its constructor rejects (fewer than 1 channel, too few cells).
+        """
+        if self.size_options is None:
+            raise NasbenchError(f"space {self.name!r} has no cell/width size to transfer")
+        settings = {}
+        for option, parameter in inspect.signature(type(self)).parameters.items():
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD) or not hasattr(self, option):
+                raise NasbenchError(f"space {self.name!r} does not keep its constructor option {option!r} "
+                                    "to be resized")
+            settings[option] = getattr(self, option)
+        for option, value in zip(self.size_options, (cells, width)):
+            if value is not None:
+                settings[option] = value
+        return type(self)(**settings)
+
+    def transfer(self, arch: Architecture, cells: int | None = None, width: int | None = None) -> Architecture:
+        """``arch``'s cells in the network of ``resized(cells, width)``, under ``arch``'s name.
+
+        As NASNet and DARTS search small and evaluate large: the member of the resized space with ``arch``'s encoding
+        (so also at this space's input shape and classes). ``arch`` must be a member of this space at any size.
+        """
+        target = self.resized(cells, width)  # first, so that a space without a size says so
+        try:
+            choices = self.encode(arch)
+        except NasbenchError as error:
+            raise NasbenchError(f"{arch.name} is not a member of space {self.name!r}: {error}") from None
+        member = target.decode(choices)
+        member.name = arch.name
+        return member
 
     @abstractmethod
     def sample(self, rng: np.random.Generator) -> Architecture:
@@ -129,9 +169,6 @@ class ChoiceSpace(SearchSpace):
     """
 
     max_tries = 100
-    # The constructor options that set a member's depth (cells) and width (channels), for cell spaces whose cells
-    # transfer to another size (NASNet, DARTS); None where the space has no such size.
-    size_options: tuple[str, str] | None = None
 
     @abstractmethod
     def variables(self) -> dict[str, Variable]:

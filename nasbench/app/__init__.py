@@ -7,5 +7,6 @@ from __future__ import annotations
 
 from nasbench.app.load import load
 from nasbench.app.search import search
+from nasbench.app.train import train
 
-__all__ = ["load", "search"]
+__all__ = ["load", "search", "train"]

@@ -72,6 +72,9 @@ def search_command(
                                                                     "(repeatable).")] = None,
     executor_option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE: an executor option "
                                                                    "(repeatable).")] = None,
+    space_option: Annotated[list[str] | None, typer.Option(help="KEY=VALUE: a search space option (repeatable), "
+                                                                "e.g. C=36 and layers=20 to evaluate darts cells "
+                                                                "at that size.")] = None,
     population: str = typer.Option(None, help="Same as --option population=N."),
     tournament: str = typer.Option(None, help="Same as --option tournament=N."),
     mutations_schedule: str = typer.Option(None, help="Same as --option mutations_schedule=d,r."),
@@ -92,7 +95,8 @@ def search_command(
     shorthands = dict(zip(STRATEGY_SHORTHANDS, (population, tournament, mutations_schedule, remove)))
     for key, assignments in (("strategy_options", [*_shorthand_assignments(shorthands), *(option or [])]),
                              ("evaluator_options", evaluator_option or []),
-                             ("executor_options", executor_option or [])):
+                             ("executor_options", executor_option or []),
+                             ("space_options", space_option or [])):
         flag = "--" + key.replace("_options", "-option").replace("strategy-option", "option")
         parsed = parse_assignments(assignments, flag)
         if parsed:
