@@ -25,11 +25,10 @@ class SearchProgress:
     def __init__(self, budget: int, objective: str, enabled: bool = True, console: Console | None = None) -> None:
         self.objective = objective
         self.enabled = enabled
-        self.progress = Progress(TextColumn("[bold]search"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("best {task.fields[objective]} {task.fields[best]}"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(),
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                                  console=console, disable=not enabled, transient=False)
-        self.task = self.progress.add_task("search", total=budget, objective=objective, best="-")
+        self.task = self.progress.add_task("search", total=budget, status=f"best {objective} -")
 
     def __enter__(self) -> SearchProgress:
         self.progress.start()
@@ -39,12 +38,32 @@ class SearchProgress:
                  trace: TracebackType | None) -> None:
         self.progress.stop()
 
+    def job(self, label: str, total: int) -> JobProgress:
+        """A second bar, under the search's, over the ``total`` epochs of a training job (a supernet search)."""
+        return JobProgress(self.progress, label, total)
+
     def update(self, done: int, best: float | None) -> None:
         """Show ``done`` evaluations and the best objective so far."""
         shown = "-" if best is None or not math.isfinite(best) else f"{best:.4g}"
         # a resumed study may already hold more evaluations than this run's budget
         total = max(done, self.progress.tasks[0].total or 0)
-        self.progress.update(self.task, completed=done, total=total, best=shown)
+        self.progress.update(self.task, completed=done, total=total, status=f"best {self.objective} {shown}")
+
+
+class JobProgress:
+    """The bar of one training job inside a search's display; ``close`` removes it."""
+
+    def __init__(self, progress: Progress, label: str, total: int) -> None:
+        self.progress = progress
+        self.task = progress.add_task(label, total=total, status="")
+
+    def update(self, completed: int, text: str = "") -> None:
+        """Show ``completed`` epochs and ``text`` (the job's last accuracy, say)."""
+        self.progress.update(self.task, completed=completed, status=text)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        self.progress.remove_task(self.task)
 
 
 def leaderboard_table(frame: pd.DataFrame, metrics: Sequence[str], title: str) -> Table:

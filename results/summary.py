@@ -94,7 +94,9 @@ class SearchResults:
 
 
 def origin(attrs: dict) -> str:
-    """``seed <name>``, ``from <parent hash8>`` or ``sample`` from a trial's user attributes or record."""
+    """``seed <name>``, where a one-shot search derived it, ``from <parent hash8>`` or ``sample``."""
+    if attrs.get("derived"):
+        return str(attrs["derived"])
     if attrs.get("seed_name"):
         return f"seed {attrs['seed_name']}"
     if attrs.get("parent"):

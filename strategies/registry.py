@@ -13,7 +13,7 @@ from strategies.base import DEFAULT_OBJECTIVES, Strategy
 STRATEGIES: Registry[type[Strategy]] = Registry(
     "strategy", builtins=("strategies.random_search", "strategies.evolution", "strategies.local_search",
                           "strategies.optuna_samplers", "strategies.rl", "strategies.predictor",
-                          "strategies.combo"))
+                          "strategies.combo", "strategies.darts", "strategies.enas"))
 register_strategy = STRATEGIES.register
 
 

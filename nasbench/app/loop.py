@@ -5,7 +5,8 @@ and the next candidate is asked for. Budget: the number of distinct architecture
 failures included (a candidate over ``max_params`` / ``max_macs``, or whose evaluation raised or diverged, is a FAIL
 trial that counts). A proposal whose canonical hash the study already holds is not evaluated again and uses no budget:
 the strategy is told the stored result and asked again; after ``max_duplicates`` duplicates in a row the search stops
-(the strategy has converged).
+(the strategy has converged); a strategy that has nothing new to propose stops the search by raising
+``StrategyExhausted``.
 
 Exact resume. Every ``checkpoint_every`` evaluations, and when the loop ends, the strategy's ``state_dict`` and the
 loop's counters (evaluations told, asks, duplicates in a row) are stored with the study. Every evaluation records its
@@ -38,7 +39,7 @@ from nasbench.threads import num_threads
 from results.display import SearchProgress
 from results.store import TrialHandle, TrialWriter, evaluated_trials
 from search_spaces.base import SearchSpace, Variable
-from strategies.base import Candidate, Observation, Strategy
+from strategies.base import Candidate, Observation, Strategy, StrategyExhausted
 from workers.base import Result
 from workers.executor import Executor
 
@@ -135,7 +136,11 @@ class SearchLoop:
                     elif any(job.source == SEED for job in pending.values()):
                         break  # seeds are told before the strategy is first asked
                     else:
-                        candidate, source = self.ask(), ASKED
+                        try:
+                            candidate, source = self.ask(), ASKED
+                        except StrategyExhausted as exhausted:
+                            stopped = str(exhausted)
+                            break
                         self.asks += 1
                     prepared = self.prepare(candidate)
                     candidate.info["hash"] = prepared.hash
@@ -264,7 +269,8 @@ class SearchLoop:
     def restore(self, trial: FrozenTrial) -> tuple[Candidate, Observation]:
         """The candidate and observation a stored trial holds."""
         attrs = trial.user_attrs
-        info = {key: attrs[key] for key in ("origin", "parent", "mutations", "hash") if attrs.get(key) is not None}
+        info = {key: attrs[key] for key in ("origin", "parent", "mutations", "derived", "hash")
+                if attrs.get(key) is not None}
         if attrs.get("seed_name"):
             info["seed"] = attrs["seed_name"]
         return Candidate(Architecture.from_json(attrs["genome"]), info), self.observation(trial)
@@ -295,7 +301,8 @@ class SearchLoop:
         attrs = {"genome": prepared.genome, "hash": prepared.hash, "name": candidate.arch.name,
                  "params": prepared.params, "macs": prepared.macs, "strategy": self.strategy.name,
                  "origin": info.get("origin"), "parent": info.get("parent"), "mutations": info.get("mutations"),
-                 "seed_name": info.get("seed"), "fidelity": self.fidelity, "ask": self.asks}
+                 "seed_name": info.get("seed"), "derived": info.get("derived"), "fidelity": self.fidelity,
+                 "ask": self.asks}
         return {key: value for key, value in attrs.items() if value is not None}  # one storage write per attribute
 
     def encoding(self, arch: Architecture) -> tuple[dict[str, Any] | None, dict[str, BaseDistribution] | None]:
