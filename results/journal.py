@@ -10,6 +10,7 @@ goes on writing from the epoch it continues from. The search study names its com
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,18 +30,29 @@ def jobs_study_name(study_name: str) -> str:
 
 
 class StudyJournal:
-    """Writes the epochs of training jobs as trials of the companion study of ``study_name`` in ``storage``."""
+    """Writes the epochs of training jobs as trials of the companion study of ``search`` (created on first use)."""
 
-    def __init__(self, storage: BaseStorage, study_name: str) -> None:
-        self.storage = storage
-        self.name = jobs_study_name(study_name)
-        self.study = optuna.create_study(storage=storage, study_name=self.name, direction="maximize",
-                                         load_if_exists=True)
-        if self.study.metric_names is None:
-            self.study.set_metric_names([JOB_METRIC])
-        self.study.set_user_attr("search_study", study_name)
+    def __init__(self, search: optuna.Study) -> None:
+        self.search = search
+        self.storage: BaseStorage = search._storage  # Optuna exposes no public getter for a study's storage
+        self.name = jobs_study_name(search.study_name)
+        self._study: optuna.Study | None = None
         self.trials: dict[str, int] = {}
         self.epochs: dict[str, list[dict[str, Any]]] = {}
+
+    @property
+    def study(self) -> optuna.Study:
+        """The companion study, created (and named in the search study's ``jobs_study``) on first use."""
+        if self._study is None:
+            with warnings.catch_warnings():  # experimental since Optuna 3.2 and unchanged since; the dashboard reads it
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self._study = optuna.create_study(storage=self.storage, study_name=self.name, direction="maximize",
+                                                  load_if_exists=True)
+                if self._study.metric_names is None:
+                    self._study.set_metric_names([JOB_METRIC])
+            self._study.set_user_attr("search_study", self.search.study_name)
+            self.search.set_user_attr("jobs_study", self.name)
+        return self._study
 
     def start(self, job: str, config: Mapping[str, Any]) -> None:
         """Open the trial of ``job``, or reopen the one a killed run left (keeping its epochs)."""

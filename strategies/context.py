@@ -10,7 +10,7 @@ ignore it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -64,13 +64,27 @@ class ProgressBar(Protocol):
 class SearchContext:
     """The search's data, checkpoint directory (None: no checkpoints), device, journal and progress bars.
 
-    ``threads`` is the torch intra-op thread count for a training job (None: torch's default), ``progress(label,
+    ``loader`` reads the data when a strategy first asks for it (``data``), so that a black-box search loads none;
+    ``threads`` is the torch intra-op thread count for a training job (None: torch's default); ``progress(label,
     total)`` opens a bar.
     """
 
-    data: TrainingData | None = None
+    loader: Callable[[], TrainingData] | None = None
     directory: Path | None = None
     device: str = "auto"
     threads: int | None = None
     journal: Journal | None = None
     progress: Callable[[str, int], ProgressBar] | None = None
+    _data: TrainingData | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, data: TrainingData, **settings: Any) -> SearchContext:
+        """A context over data already loaded."""
+        return cls(loader=lambda: data, **settings)
+
+    @property
+    def data(self) -> TrainingData | None:
+        """The search's training data (read on first use; None when the search has none)."""
+        if self._data is None and self.loader is not None:
+            self._data = self.loader()
+        return self._data

@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,10 +124,11 @@ def job_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
 
 
-def split_halves(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """DARTS's split of the training images: a fixed random half for the weights, the other for the architecture."""
+def split_halves(n: int, fraction: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """DARTS's split of ``fraction`` of the training images: a fixed random half for the weights, the rest for alpha."""
     order = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
-    return order[:n // 2], order[n // 2:]
+    used = order[:max(4, round(fraction * n))]
+    return used[:len(used) // 2], used[len(used) // 2:]
 
 
 def categorical_entropy(weights: Sequence[torch.Tensor]) -> float:
@@ -160,6 +162,10 @@ def _positive(value: float) -> float:
     return value
 
 
+def _range(value: float) -> float:
+    raise ValueError(f"must be in (0, 1], got {value:g}")
+
+
 COMMON_OPTIONS = (
     Option("C", int, None, "Supernet width (initial channels); none: the space's search default (NB201/DARTS 16, "
                            "8 here to run in minutes on digits)", minimum=1, optional=True),
@@ -167,6 +173,8 @@ COMMON_OPTIONS = (
                                 "the default of the space", minimum=1, optional=True),
     Option("epochs", int, 20, "Supernet training epochs (papers: 50)", minimum=1),
     Option("batch_size", int, 64, "Minibatch of weight data and of architecture data (DARTS: 64)", minimum=2),
+    Option("fraction", float, 1.0, "Share of the training split the supernet search uses (PC-DARTS searches "
+                                   "ImageNet on a sample of it)", check=lambda v: v if 0 < v <= 1 else _range(v)),
     Option("searches", int, 1, "Supernet searches, each with its own seed; their derived architectures are "
                                "evaluated in turn", minimum=1),
     Option("derive", str, "final", "final: the genotype at the end of each search; epochs: also the genotype of "
@@ -179,8 +187,8 @@ class OneShotStrategy(Strategy):
 
     multi_objective = False
     options: ClassVar[tuple[Option, ...]] = COMMON_OPTIONS
-    smoke_options: ClassVar[dict[str, Any]] = {"C": 4, "layers": 1, "epochs": 2, "batch_size": 32, "searches": 3,
-                                               "derive": "epochs"}
+    smoke_options: ClassVar[dict[str, Any]] = {"C": 4, "layers": 1, "epochs": 3, "batch_size": 32, "searches": 3,
+                                               "derive": "epochs", "fraction": 0.2}
     # Supernet size of each space where the options leave it unset: small enough for minutes on 2 CPU cores.
     default_size: ClassVar[dict[str, tuple[int, int]]] = {"nb201": (8, 1), "darts": (8, 5), "enas-macro": (8, 12)}
 
@@ -324,7 +332,9 @@ class OneShotStrategy(Strategy):
             bar = context.progress(f"{name} epochs", epochs) if context.progress is not None else None
             for epoch in range(start, epochs):
                 job.supernet.train()
+                started = time.perf_counter()
                 entry: dict[str, Any] = {"epoch": epoch + 1, **self.train_epoch(job, epoch)}
+                entry["seconds"] = time.perf_counter() - started
                 entry.update(self.measure(job))
                 job.curve.append(entry)
                 if context.journal is not None:
@@ -349,7 +359,7 @@ class OneShotStrategy(Strategy):
         channels_last = device.type == "cuda"
         if channels_last:
             supernet.to(memory_format=torch.channels_last)
-        weight, arch = split_halves(len(data.train_y))
+        weight, arch = split_halves(len(data.train_y), self.config["fraction"])
         batches = Batches(data, data.train_x[weight], data.train_y[weight], data.train_x[arch], data.train_y[arch],
                           self.config["batch_size"], torch.Generator().manual_seed(seed), device, channels_last)
         rng = np.random.default_rng(seed)
@@ -397,9 +407,10 @@ class OneShotStrategy(Strategy):
 
     def derivations(self, job: Job) -> list[dict[str, Any]]:
         """The job's derived architectures in the order they are proposed."""
-        found = [{"choices": choices, "derived": f"{job.name} final"} for choices in self.final_choices(job)]
+        last = self.config["epochs"]
+        found = [{"choices": choices, "derived": f"search{job.index} ep{last}"} for choices in self.final_choices(job)]
         if self.config["derive"] == "epochs":
-            found += [{"choices": entry["choices"], "derived": f"{job.name} epoch {entry['epoch']}"}
+            found += [{"choices": entry["choices"], "derived": f"search{job.index} ep{entry['epoch']}"}
                       for entry in reversed(job.curve[:-1])]
         return found
 

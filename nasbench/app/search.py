@@ -11,7 +11,8 @@ checked before the store is opened, so bad input writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -22,13 +23,17 @@ from nasbench.app.loop import CHECKPOINT_EVERY, MAX_DUPLICATES, SearchLoop
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, check_metrics, format_objectives, parse_objectives
+from nasbench.options import signature_options
 from results.display import SearchProgress, print_summary
+from results.journal import StudyJournal, jobs_study_name
 from results.store import DEFAULT_STORAGE, open_storage, open_study, storage_url, study_names
 from results.summary import SearchResults
 from search_spaces.base import SearchSpace
 from strategies import get as get_strategy
 from strategies.base import Strategy
+from strategies.context import SearchContext
 from workers.base import EVALUATORS, Evaluator, get_evaluator
+from workers.datasets import Dataset, load_dataset
 from workers.executor import get_executor
 
 # The main job (``nasbench search --strategy evolution``): the graph space's 8 default seeds plus 12 evolved
@@ -36,6 +41,8 @@ from workers.executor import get_executor
 DEFAULT_BUDGET = 20
 DEFAULT_STRATEGY = "evolution"
 DEFAULT_EVALUATOR = "train"
+DEFAULT_DATASET = "digits"
+SQLITE = "sqlite:///"
 
 
 def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph", dataset: str | None = None,
@@ -67,6 +74,7 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
         if value is not None and value < least:
             raise NasbenchError(f"{what} must be at least {least}, got {value}")
     judge = make_evaluator(evaluator, dataset, table, evaluator_options)
+    search_data = dataset if dataset is not None and not evaluator_takes(evaluator, "dataset") else None
     goals = parse_objectives(objectives) if objectives else judge.default_objectives()
     check_metrics(goals, judge.metrics, f"evaluator {judge.name!r}")
     input_shape, num_classes = tuple(judge.input_shape), int(judge.num_classes)
@@ -74,21 +82,26 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     chosen_seeds = select_seeds(the_space.seeds(), seeds)
     given = dict(strategy_options or {})
     proposer = get_strategy(strategy, the_space, goals, seed, budget, given)
+    name = study or "-".join([strategy, the_space.name, *([search_data] if search_data else []), judge.task,
+                              f"seed{seed}"])
+    context = SearchContext(loader=data_loader(judge, search_data), directory=job_directory(storage, name))
+    proposer.bind(context)  # a strategy that trains on the data checks that it fits, before anything is written
     executor_settings = {**({"workers": workers} if workers is not None else {}), **dict(executor_options or {})}
     executor = get_executor(backend, judge, **executor_settings)
 
-    name = study or f"{strategy}-{the_space.name}-{judge.task}-seed{seed}"
     store = open_storage(storage)
     if name in study_names(store):
         proposer = resumed_strategy(store, name, strategy, proposer, given, the_space, goals, seed, budget)
     attrs = {"objective": goals[0].metric, "objectives": format_objectives(goals), "strategy": strategy,
              "space": the_space.name, "evaluator": judge.name, "dataset": judge.task, "budget": budget,
-             "seed": seed, "strategy_config": proposer.config}
+             "seed": seed, "strategy_config": proposer.config,
+             **({"search_dataset": search_data} if search_data else {})}
     the_study = open_study(store, name, goals, attrs)
     loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
                       max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
                       checkpoint_every=checkpoint_every)
     with SearchProgress(budget, goals[0].metric, enabled=progress) as bar:
+        context.journal, context.progress = StudyJournal(the_study), bar.job
         stopped = loop.run(chosen_seeds, bar)
     results = SearchResults(the_study, storage_url(storage), goals, budget, stopped)
     if progress:
@@ -96,14 +109,51 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     return results
 
 
+def evaluator_takes(evaluator: str | Evaluator, option: str) -> bool:
+    """Whether the evaluator (a registered name or an object) is configured by an option named ``option``."""
+    factory = type(evaluator) if isinstance(evaluator, Evaluator) else EVALUATORS.get(evaluator)
+    return any(declared.name == option for declared in signature_options(factory))
+
+
 def make_evaluator(evaluator: str | Evaluator, dataset: str | None, table: str | None,
                    options: Mapping[str, Any] | None) -> Evaluator:
-    """An evaluator object as given, or the registered one built with its search defaults and the given options."""
+    """An evaluator object as given, or the registered one built with its search defaults and the given options.
+
+    ``dataset`` and ``table`` go to an evaluator that takes them; a dataset that the evaluator does not take (the
+    table evaluator's) is the search's own, which a one-shot strategy trains its supernet on.
+    """
     if isinstance(evaluator, Evaluator):
         return evaluator
-    shortcuts = {key: value for key, value in (("dataset", dataset), ("table", table)) if value is not None}
+    shortcuts = {key: value for key, value in (("dataset", dataset), ("table", table))
+                 if value is not None and evaluator_takes(evaluator, key)}
     settings = {**EVALUATORS.get(evaluator).search_defaults, **shortcuts, **dict(options or {})}
     return get_evaluator(evaluator, **settings)
+
+
+def data_loader(judge: Evaluator, dataset: str | None) -> Callable[[], Dataset]:
+    """What reads the search's training data, when a strategy first needs it.
+
+    ``dataset`` when given apart from the evaluator, else the evaluator's own (the train evaluator's), else the
+    embedded default (digits).
+    """
+
+    def load() -> Dataset:
+        own = getattr(judge, "data", None) if dataset is None else None
+        return own if isinstance(own, Dataset) else load_dataset(dataset or DEFAULT_DATASET)
+
+    return load
+
+
+def job_directory(storage: str | BaseStorage | None, study: str) -> Path | None:
+    """Where a search's training jobs keep their checkpoints (None for an in-memory study: nothing survives it).
+
+    ``<folder of the SQLite file>/<study>.jobs``, or ``results/<study>.jobs`` for other storages.
+    """
+    url = storage_url(storage)
+    if url is None:
+        return None
+    folder = Path(url[len(SQLITE):]).parent if url.startswith(SQLITE) else Path("results")
+    return folder / jobs_study_name(study)
 
 
 def resumed_strategy(store: BaseStorage, name: str, strategy: str, fresh: Strategy, given: Mapping[str, Any],
