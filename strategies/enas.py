@@ -112,7 +112,7 @@ class EnasStrategy(OneShotStrategy):
                                                   "(0.8 macro, 0 cells)", minimum=0.0, optional=True),
                Option("candidates", int, 100, "Architectures sampled at the end and ranked on shared weights",
                       minimum=1))
-    smoke_options = {**OneShotStrategy.smoke_options, "searches": 1, "derive": "final", "controller_steps": 2,
+    smoke_options = {**OneShotStrategy.smoke_options, "searches": 1, "controller_steps": 2,
                      "controller_aggregate": 2, "candidates": 20}
 
     def setting(self, key: str) -> Any:
@@ -185,7 +185,8 @@ class EnasStrategy(OneShotStrategy):
             for _ in range(self.config["controller_aggregate"]):
                 actions, _ = policy.sample(job.rng)
                 _, log_prob, entropy, steps = policy.run(torch.tensor([actions], dtype=torch.long))
-                reward = self.reward(job, self.decode(actions)) + self.config["entropy_weight"] * float(entropy[0])
+                bonus = self.config["entropy_weight"] * float(entropy[0].detach())
+                reward = self.reward(job, self.decode(actions)) + bonus
                 rewards.append(reward)
                 advantage = reward - baseline.update(reward)
                 loss = -log_prob[0] * advantage

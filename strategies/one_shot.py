@@ -187,8 +187,8 @@ class OneShotStrategy(Strategy):
 
     multi_objective = False
     options: ClassVar[tuple[Option, ...]] = COMMON_OPTIONS
-    smoke_options: ClassVar[dict[str, Any]] = {"C": 4, "layers": 1, "epochs": 3, "batch_size": 32, "searches": 3,
-                                               "derive": "epochs", "fraction": 0.2}
+    smoke_options: ClassVar[dict[str, Any]] = {"C": 4, "layers": 1, "epochs": 1, "batch_size": 16, "searches": 8,
+                                               "fraction": 0.05}
     # Supernet size of each space where the options leave it unset: small enough for minutes on 2 CPU cores.
     default_size: ClassVar[dict[str, tuple[int, int]]] = {"nb201": (8, 1), "darts": (8, 5), "enas-macro": (8, 12)}
 

@@ -92,6 +92,7 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     store = open_storage(storage)
     if name in study_names(store):
         proposer = resumed_strategy(store, name, strategy, proposer, given, the_space, goals, seed, budget)
+        proposer.bind(context)
     attrs = {"objective": goals[0].metric, "objectives": format_objectives(goals), "strategy": strategy,
              "space": the_space.name, "evaluator": judge.name, "dataset": judge.task, "budget": budget,
              "seed": seed, "strategy_config": proposer.config,
