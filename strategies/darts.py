@@ -251,22 +251,21 @@ class GdasStrategy(GradientOneShot):
                Option("tau_max", float, 10.0, "Gumbel-softmax temperature at the first epoch", check=_positive),
                Option("tau_min", float, 0.1, "Temperature at the last epoch", check=_positive))
 
-    def bind(self, context: Any) -> None:
-        """As every one-shot strategy, and GDAS samples ops only where each edge is a softmax over ops."""
-        super().bind(context)
-        if context.data is not None and not self.build_supernet(context.data, probe=True).categorical:
+    def check_supernet(self, supernet: Supernet) -> None:
+        """GDAS samples ops only where each choice of the supernet is a softmax over ops."""
+        if not supernet.categorical:
             raise NasbenchError(f"strategy 'gdas' samples one op per edge; the {self.space.name} supernet's "
                                 "choices are not all over ops (nb201 and darts are)")
 
-    def begin_epoch(self, job: Job, epoch: int) -> None:
-        """GDAS's linear temperature schedule."""
+    def temperature(self, epoch: int) -> float:
+        """GDAS's linear temperature schedule from ``tau_max`` at the first epoch to ``tau_min`` at the last."""
         epochs = self.config["epochs"]
         high, low = self.config["tau_max"], self.config["tau_min"]
-        job.supernet.tau = high - (high - low) * epoch / (epochs - 1) if epochs > 1 else low  # type: ignore[attr-defined]
+        return high - (high - low) * epoch / (epochs - 1) if epochs > 1 else low
 
     def mix(self, job: Job) -> tuple[list[torch.Tensor] | None, Any]:
         """A hard Gumbel-softmax sample of every op parameter: one-hot weights and the sampled op of each edge."""
-        tau = getattr(job.supernet, "tau", self.config["tau_max"])
+        tau = self.temperature(job.epoch)
         weights, active = [], []
         for alpha in job.supernet.op_parameters():
             hard, index = gumbel_hard(alpha, tau, job.batches.generator)
@@ -276,7 +275,7 @@ class GdasStrategy(GradientOneShot):
 
     def derived_weights(self, job: Job) -> tuple[list[torch.Tensor] | None, Any]:
         """The path of the genotype derived now: GDAS's network is discrete."""
-        return job.supernet.path(job.supernet.choices())
+        return job.path(job.supernet.choices())
 
 
 

@@ -115,6 +115,12 @@ class EnasStrategy(OneShotStrategy):
     smoke_options = {**OneShotStrategy.smoke_options, "searches": 1, "controller_steps": 2,
                      "controller_aggregate": 2, "candidates": 20}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        variables = self.fixed_variables()
+        self.names = list(variables)
+        self.choices_of = [list(variable.choices) for variable in variables.values()]
+
     def setting(self, key: str) -> Any:
         """An option's value, or its space's preset when unset."""
         value = self.config.get(key)
@@ -124,9 +130,6 @@ class EnasStrategy(OneShotStrategy):
 
     def setup(self, supernet: Supernet, rng: np.random.Generator) -> dict[str, Any]:
         """Shared-weight SGD, the controller, its Adam and the baseline."""
-        variables = self.fixed_variables()
-        self.names = list(variables)
-        self.choices_of = [list(variable.choices) for variable in variables.values()]
         scales = [1.0 / self.setting("op_tanh_reduce") if "_op" in name else 1.0 for name in self.names]
         generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
         policy = LSTMPolicy([len(c) for c in self.choices_of], generator, self.setting("lstm_layers"),
@@ -153,8 +156,7 @@ class EnasStrategy(OneShotStrategy):
         loss_sum, correct, seen = 0.0, 0, 0
         for (xw, yw), _ in job.batches.epoch():
             actions, _ = policy.sample(job.rng)
-            path, active = supernet.path(self.decode(actions))
-            path = [w.to(xw.device) for w in path]
+            path, active = job.path(self.decode(actions))
             optimizer.zero_grad(set_to_none=True)
             loss, logits = cross_entropy_step(supernet, xw, yw, job.precision, path, active)
             clip_and_step(weights, optimizer, job.precision, loss, self.config["grad_clip"])
@@ -167,10 +169,10 @@ class EnasStrategy(OneShotStrategy):
     def reward(self, job: Job, choices: Mapping[str, Any]) -> float:
         """Accuracy (0..1) of the path of ``choices`` on one minibatch of architecture data."""
         x, y = job.batches.arch_batch()
-        path, active = job.supernet.path(choices)
+        path, active = job.path(choices)
         job.supernet.eval()
         with torch.no_grad(), job.precision.autocast():
-            logits = job.supernet(x, [w.to(x.device) for w in path], active)
+            logits = job.supernet(x, path, active)
         job.supernet.train()
         return float((logits.argmax(1) == y).float().mean())
 
@@ -178,7 +180,7 @@ class EnasStrategy(OneShotStrategy):
         """ENAS's controller phase; the mean reward of its samples."""
         policy, optimizer, baseline = job.state["policy"], job.state["controller"], job.state["baseline"]
         skip_weight, target = self.setting("skip_weight"), self.config["skip_target"]
-        skips = [t for t, name in enumerate(self.names) if name.startswith("skip")]
+        skips = [t for t, name in enumerate(self.names) if "_skip" in name]  # enas-macro's layer<i>_skip<j>
         rewards = []
         for _ in range(self.config["controller_steps"]):
             optimizer.zero_grad(set_to_none=True)
@@ -204,8 +206,7 @@ class EnasStrategy(OneShotStrategy):
 
     def derived_weights(self, job: Job) -> tuple[list[torch.Tensor] | None, Any]:
         """The path of the controller's most probable architecture."""
-        path, active = job.supernet.path(self.current_choices(job))
-        return [w.to(job.batches.device) for w in path], active
+        return job.path(self.current_choices(job))
 
     def entropy(self, job: Job) -> float:
         """The controller's entropy per decision at its most probable architecture's prefix."""

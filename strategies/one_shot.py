@@ -117,6 +117,12 @@ class Job:
     state: dict[str, Any]
     rng: np.random.Generator
     curve: list[dict[str, Any]] = field(default_factory=list)
+    epoch: int = 0  # the epoch being trained, counted from 0
+
+    def path(self, choices: Mapping[str, Any]) -> tuple[list[torch.Tensor], Any]:
+        """The supernet's one-hot path of ``choices`` (``Supernet.path``), on the job's device."""
+        weights, active = self.supernet.path(choices)
+        return [w.to(self.batches.device) for w in weights], active
 
 
 def job_seed(seed: int, index: int) -> int:
@@ -162,8 +168,10 @@ def _positive(value: float) -> float:
     return value
 
 
-def _range(value: float) -> float:
-    raise ValueError(f"must be in (0, 1], got {value:g}")
+def _share(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f"must be in (0, 1], got {value:g}")
+    return value
 
 
 COMMON_OPTIONS = (
@@ -174,7 +182,7 @@ COMMON_OPTIONS = (
     Option("epochs", int, 20, "Supernet training epochs (papers: 50)", minimum=1),
     Option("batch_size", int, 64, "Minibatch of weight data and of architecture data (DARTS: 64)", minimum=2),
     Option("fraction", float, 1.0, "Share of the training split the supernet search uses (PC-DARTS searches "
-                                   "ImageNet on a sample of it)", check=lambda v: v if 0 < v <= 1 else _range(v)),
+                                   "ImageNet on a sample of it)", check=_share),
     Option("searches", int, 1, "Supernet searches, each with its own seed; their derived architectures are "
                                "evaluated in turn", minimum=1),
     Option("derive", str, "final", "final: the genotype at the end of each search; epochs: also the genotype of "
@@ -242,7 +250,8 @@ class OneShotStrategy(Strategy):
             return
         data = context.data
         try:
-            probe = self.build_supernet(data, probe=True)
+            probe = self.build_supernet(data)
+            self.check_supernet(probe)
             channels, height, width = data.input_shape
             with torch.no_grad():
                 probe.eval()(torch.zeros(2, channels, height, width))
@@ -296,7 +305,10 @@ class OneShotStrategy(Strategy):
         width, depth = self.default_size.get(self.space.name, (8, 1))
         return self.config["C"] or width, self.config["layers"] or depth
 
-    def build_supernet(self, data: TrainingData, probe: bool = False) -> Supernet:
+    def check_supernet(self, supernet: Supernet) -> None:
+        """A one-line NasbenchError if the strategy cannot search this supernet (none by default)."""
+
+    def build_supernet(self, data: TrainingData) -> Supernet:
         """The space's supernet for the data's images and classes, with this strategy's relaxation."""
         width, depth = self.size()
         supernet = self.space.supernet(width, depth, in_channels=data.input_shape[0], num_classes=data.num_classes,
@@ -332,6 +344,7 @@ class OneShotStrategy(Strategy):
             bar = context.progress(f"{name} epochs", epochs) if context.progress is not None else None
             for epoch in range(start, epochs):
                 job.supernet.train()
+                job.epoch = epoch
                 started = time.perf_counter()
                 entry: dict[str, Any] = {"epoch": epoch + 1, **self.train_epoch(job, epoch)}
                 entry["seconds"] = time.perf_counter() - started
