@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import optuna
@@ -9,7 +8,6 @@ import pytest
 from faulty_ops import NAN_OP, RAISING_OP
 from search_toys import ToyEvaluator, ToySpace, toy_score
 
-from nasbench.app.cli import main
 from nasbench.app.search import search
 from nasbench.architecture import Architecture
 from nasbench.cell import Cell
@@ -17,25 +15,6 @@ from nasbench.errors import NasbenchError
 from search_spaces.base import SearchSpace
 from strategies import STRATEGIES
 from strategies.base import Candidate, Strategy
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch, tmp_path):
-    """Run the ``nasbench`` console entry point in-process in ``tmp_path``: (exit code, stdout, stderr)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("COLUMNS", "200")
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["nasbench", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as done:
-            code = done.code or 0
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return invoke
 
 
 def toy_search(**options):

@@ -25,7 +25,7 @@ from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, check_metrics, format_objectives, parse_objectives
 from nasbench.options import signature_options
 from results.display import SearchProgress, print_summary
-from results.journal import StudyJournal, jobs_study_name
+from results.journal import StudyJournal
 from results.store import DEFAULT_STORAGE, open_storage, open_study, storage_url, study_names
 from results.summary import SearchResults
 from search_spaces.base import SearchSpace
@@ -148,13 +148,16 @@ def data_loader(judge: Evaluator, dataset: str | None) -> Callable[[], Dataset]:
 def job_directory(storage: str | BaseStorage | None, study: str) -> Path | None:
     """Where a search's training jobs keep their checkpoints (None for an in-memory study: nothing survives it).
 
-    ``<folder of the SQLite file>/<study>.jobs``, or ``results/<study>.jobs`` for other storages.
+    ``<folder of the SQLite file>/<its stem>.jobs/<study>`` (so that two databases in one folder never share a
+    job), or ``results/jobs/<study>`` for other storages.
     """
     url = storage_url(storage)
     if url is None:
         return None
-    folder = Path(url[len(SQLITE):]).parent if url.startswith(SQLITE) else Path("results")
-    return folder / jobs_study_name(study)
+    if url.startswith(SQLITE):
+        database = Path(url[len(SQLITE):])
+        return database.parent / f"{database.stem}.jobs" / study
+    return Path("results") / "jobs" / study
 
 
 def resumed_strategy(store: BaseStorage, name: str, strategy: str, fresh: Strategy, given: Mapping[str, Any],
