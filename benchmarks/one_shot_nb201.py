@@ -55,7 +55,7 @@ def main() -> None:
             job = optuna.load_study(study_name=jobs_study_name(results.study.study_name), storage=storage)
             epochs = job.get_trials()[0].user_attrs["epochs"]
             curve = "".join(str(entry["skips"]) for entry in epochs)
-            skip = epochs[-1]["skips"]
+            skip = cell.count("skip_connect")  # of the evaluated cell (ENAS's is a ranked sample, not its greedy one)
             tests.append(metrics["test_acc_200"])
             skips.append(skip)
             per_epoch = seconds / args.epochs
