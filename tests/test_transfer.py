@@ -18,6 +18,7 @@ from nasbench.app.train import train
 from nasbench.errors import NasbenchError
 from search_spaces import zoo
 from search_spaces.nb201 import RESNET_CELL
+from workers.base import get_evaluator
 
 _register_commands()
 runner = CliRunner()
@@ -132,7 +133,7 @@ def assert_one_line_error(result, *words: str) -> None:
     (["no_such_seed", "--space", "nb201"], ["no_such_seed", "nb201_resnet"]),
     (["lenet5", "--cells", "2"], ["cell space of lenet5", "--space"]),
     (["lenet5", "--space", "graph", "--cells", "2"], ["space 'graph' has no cell/width size to transfer"]),
-    (["nb201_resnet", "--space", "nb201", "--cells", "0"], ["nb201", "N=0"]),
+    (["nb201_resnet", "--space", "nb201", "--cells", "0"], ["cells must be at least 1, got 0"]),
     (["nb201_resnet", "--space", "nb201", "--epochs", "0"], ["epochs"]),
     (["nb201_resnet", "--space", "nb201", "--evaluator-option", "lr"], ["--evaluator-option expects KEY=VALUE"]),
     (["nb201_resnet", "--space", "nb201", "--evaluator-option", "lr=fast"], ["lr"]),
@@ -161,3 +162,46 @@ def test_search_bad_space_option_is_a_one_line_error(monkeypatch: pytest.MonkeyP
     lines = capsys.readouterr().err.strip().splitlines()
     assert done.value.code == 2 and len(lines) == 1
     assert lines[0].startswith("error: ") and "'C'" in lines[0] and "wide" in lines[0]
+
+
+def test_search_trains_each_candidate_at_the_evaluators_cells_and_width(tmp_path: Path) -> None:
+    # The candidate is searched (hashed, counted, stored) at the space's size; the evaluator trains its cells at
+    # cells/width and reports that network's size apart.
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    result = runner.invoke(app, ["search", "--strategy", "random", "--space", "nb201", "--budget", "1",
+                                 "--epochs", "1", "--seeds", "nb201_resnet", "--storage", url, "--study", "large",
+                                 "--space-option", "N=1", "--space-option", "C=2", "--evaluator-option", "cells=2",
+                                 "--evaluator-option", "width=4", "--evaluator-option", "fraction=0.2",
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    trial, = optuna.load_study(study_name="large", storage=url).get_trials()
+    searched = search_spaces.get("nb201", input_shape=DIGITS, N=1, C=2).from_string(RESNET_CELL)
+    trained = search_spaces.get("nb201", input_shape=DIGITS, N=2, C=4).from_string(RESNET_CELL)
+    metrics = trial.user_attrs["outcome"]["metrics"]
+    assert trial.user_attrs["params"] == metrics["params"] == searched.params()
+    assert metrics["trained_params"] == trained.params() > searched.params()
+    assert metrics["trained_macs"] == trained.macs()
+
+
+def test_evaluator_cells_width_need_a_space_with_a_size() -> None:
+    judge = get_evaluator("train", cells=2, fraction=0.1)
+    resnet = seed("nb201", "nb201_resnet", input_shape=DIGITS)
+    unplaced = judge.evaluate(resnet, fidelity=1)
+    assert not unplaced.ok and "give the evaluator the space" in unplaced.error
+    with pytest.raises(NasbenchError, match="space 'graph' has no cell/width size to transfer"):
+        judge.use_space(search_spaces.get("graph", input_shape=DIGITS))
+    with pytest.raises(NasbenchError, match="width must be at least 1, got 0"):
+        get_evaluator("train", width=0)
+    judge.use_space(search_spaces.get("nb201", input_shape=DIGITS))
+    assert judge.trained(resnet).params() == search_spaces.get("nb201", input_shape=DIGITS, N=2).from_string(
+        RESNET_CELL).params()
+
+
+def test_search_cells_on_a_space_without_a_size_is_a_one_line_error(cli, tmp_path: Path) -> None:
+    database = tmp_path / "store.db"
+    code, _, err = cli("search", "--space", "graph", "--storage", f"sqlite:///{database}", "--evaluator-option",
+                       "cells=20")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0] == "error: space 'graph' has no cell/width size to transfer"
+    assert not database.exists()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from nasbench.architecture import Architecture
 from nasbench.objectives import Objective, parse_objectives
@@ -44,6 +44,18 @@ class Result:
         return cls(status=FAIL, metrics={}, curve=list(curve or []), seconds=seconds, error=error)
 
 
+class CellSpace(Protocol):
+    """What an evaluator needs of a search space to score its members at another size (``SearchSpace``'s methods)."""
+
+    name: str
+
+    def resized(self, cells: int | None = None, width: int | None = None) -> Any:
+        """The same space with ``cells`` cells of ``width`` channels."""
+
+    def transfer(self, arch: Architecture, cells: int | None = None, width: int | None = None) -> Architecture:
+        """``arch``'s cells in the network of ``resized(cells, width)``."""
+
+
 class Evaluator(ABC):
     """Scores architectures, reporting ``metrics``; a search optimizes ``objectives`` unless told otherwise.
 
@@ -71,6 +83,12 @@ class Evaluator(ABC):
 
     def setup(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless an evaluator has something to load
         """Load what evaluations need (data, tables); a worker process calls it once, before its first job."""
+
+    def use_space(self, space: CellSpace) -> None:  # noqa: B027 -- an optional hook, like setup
+        """The search's space, given before the first evaluation (the train evaluator's ``cells``/``width`` need it).
+
+        Raises NasbenchError when the evaluator's configuration cannot apply to ``space``.
+        """
 
     @property
     def task(self) -> str:

@@ -23,7 +23,7 @@ from nasbench.errors import NasbenchError
 from nasbench.limits import size_limit_error
 from nasbench.lowering import Lowered
 from nasbench.threads import num_threads
-from workers.base import OK, Evaluator, Result, register_evaluator
+from workers.base import OK, CellSpace, Evaluator, Result, register_evaluator
 from workers.datasets import Dataset, load_dataset
 from workers.training import TrainConfig, deterministic, evaluate_model, train_model
 
@@ -33,6 +33,9 @@ DEFAULT_EPOCHS = 5
 METRICS = ("val_acc", "val_loss", "train_acc", "train_loss", "epoch", "best_val_acc", "params", "macs",
            "seconds_per_epoch")
 TEST_METRICS = ("test_acc", "test_loss")
+# The size of the network trained when cells/width transfer the candidate (the search's params/macs stay the
+# candidate's own, at the size it was searched at).
+TRANSFER_METRICS = ("trained_params", "trained_macs")
 
 
 @register_evaluator("train")
@@ -42,9 +45,11 @@ class TrainEvaluator(Evaluator):
     Options: ``dataset`` (a built-in name or an ImageFolder path), ``data_dir``, ``fraction`` (share of the training
     split), ``resolution``, ``epochs`` (used when ``fidelity`` is None), ``max_params`` / ``max_macs`` (analytic limits,
     checked before building), ``threads`` (torch intra-op threads during an evaluation; None keeps torch's), ``device``
-    (``auto``/``cpu``/``cuda``...), ``test`` (also report ``test_acc`` where the dataset has a test set), and every
-    TrainConfig hyperparameter (``lr``, ``momentum``, ``nesterov``, ``weight_decay``, ``label_smoothing``,
-    ``batch_size``, ``optimizer``, ...). Training on CPU is deterministic under a seed.
+    (``auto``/``cpu``/``cuda``...), ``test`` (also report ``test_acc`` where the dataset has a test set), ``cells``
+    and ``width`` (train each candidate's cells in a network of that size, as DARTS evaluates its 8-cell, 16-channel
+    search cells in 20 cells of 36 channels; the search's space must have a size, see ``SearchSpace.transfer``),
+    and every TrainConfig hyperparameter (``lr``, ``momentum``, ``nesterov``, ``weight_decay``,
+    ``label_smoothing``, ``batch_size``, ``optimizer``, ...). Training on CPU is deterministic under a seed.
     """
 
     objectives = "val_acc:max"
@@ -57,17 +62,41 @@ class TrainEvaluator(Evaluator):
     def __init__(self, dataset: str = "digits", data_dir: str | Path | None = None, fraction: float = 1.0,
                  resolution: int | None = None, epochs: int = DEFAULT_EPOCHS, max_params: int | None = None,
                  max_macs: int | None = None, threads: int | None = None, device: str = "auto", test: bool = False,
-                 **hyperparameters: Any) -> None:
-        if epochs < 1:
-            raise NasbenchError(f"epochs must be at least 1, got {epochs}")
+                 cells: int | None = None, width: int | None = None, **hyperparameters: Any) -> None:
+        for what, value in (("epochs", epochs), ("cells", cells), ("width", width)):
+            if value is not None and value < 1:
+                raise NasbenchError(f"{what} must be at least 1, got {value}")
         self.config = TrainConfig.from_options(hyperparameters)
         self.dataset_options = {"name": dataset, "data_dir": data_dir, "fraction": fraction, "resolution": resolution}
         self.epochs = int(epochs)
         self.max_params, self.max_macs = max_params, max_macs
         self.threads, self.device, self.test = threads, device, test
+        self.cells, self.width = cells, width
+        self._space: CellSpace | None = None
         self._dataset: Dataset | None = None
         self.setup()  # now, so that a missing dataset is a configuration error rather than a search of failed trials
-        self.metrics = METRICS + (TEST_METRICS if test and self.data.test_x is not None else ())
+        self.metrics = (METRICS + (TEST_METRICS if test and self.data.test_x is not None else ())
+                        + (TRANSFER_METRICS if self.transfers else ()))
+
+    @property
+    def transfers(self) -> bool:
+        """Whether candidates are trained at another size than the search's (``cells`` or ``width`` set)."""
+        return self.cells is not None or self.width is not None
+
+    def use_space(self, space: CellSpace) -> None:
+        """Keep the search's space to transfer candidates with; a space without a size is a NasbenchError."""
+        if self.transfers:
+            space.resized(self.cells, self.width)  # now, so that a space without a size stops the search at once
+            self._space = space
+
+    def trained(self, arch: Architecture) -> Architecture:
+        """``arch`` as it is trained: transferred to ``cells``/``width`` when they are set, else itself."""
+        if not self.transfers:
+            return arch
+        if self._space is None:
+            raise NasbenchError("cells/width train a space's members at another size: give the evaluator the space "
+                                "first (use_space)")
+        return self._space.transfer(arch, self.cells, self.width)
 
     def setup(self) -> None:
         """Load the dataset (cached per process; a worker process receives the evaluator without it)."""
@@ -111,7 +140,10 @@ class TrainEvaluator(Evaluator):
 
     def fit(self, arch: Architecture, fidelity: int | None = None, seed: int = 0,
             on_epoch: Callable[[dict[str, float]], None] | None = None) -> tuple[nn.Module | None, Result]:
-        """Train ``arch`` and return the trained module (None on failure) with its Result; never raises."""
+        """Train ``arch`` (at ``cells``/``width`` when set) and return the module (None on failure) with its Result.
+
+        Never raises: a candidate that cannot be transferred, built or trained is a FAIL Result with the reason.
+        """
         started = time.perf_counter()
         curve: list[dict[str, float]] = []
 
@@ -122,6 +154,7 @@ class TrainEvaluator(Evaluator):
 
         device = resolve_device(self.device)
         try:
+            arch = self.trained(arch)
             lowered = arch.lower(self.data.input_shape)
             reason = self._unfit(lowered)
             if reason is not None:
@@ -138,6 +171,8 @@ class TrainEvaluator(Evaluator):
                 metrics |= {"best_val_acc": max(entry["val_acc"] for entry in curve), "params": float(lowered.params),
                             "macs": float(lowered.macs),
                             "seconds_per_epoch": sum(entry["seconds"] for entry in curve) / len(curve)}
+                if self.transfers:
+                    metrics |= {"trained_params": float(lowered.params), "trained_macs": float(lowered.macs)}
                 if self.test and self.data.test_x is not None:
                     metrics["test_loss"], metrics["test_acc"] = self._test(model, device)
         except Exception as error:  # noqa: BLE001 -- any failure of a candidate is its FAIL result

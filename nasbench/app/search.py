@@ -79,6 +79,7 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     check_metrics(goals, judge.metrics, f"evaluator {judge.name!r}")
     input_shape, num_classes = tuple(judge.input_shape), int(judge.num_classes)
     the_space = search_spaces.get(space, input_shape=input_shape, num_classes=num_classes, **dict(space_options or {}))
+    judge.use_space(the_space)
     chosen_seeds = select_seeds(the_space.seeds(), seeds)
     given = dict(strategy_options or {})
     proposer = get_strategy(strategy, the_space, goals, seed, budget, given)

@@ -1,9 +1,10 @@
 """``train(...)``, the Python twin of ``nasbench train``: one architecture trained once, optionally at another size.
 
 NASNet and DARTS search their cells in a small network and evaluate them in a larger one (DARTS: 8 cells of 16
-channels in the search, 20 cells of 36 channels on CIFAR-10). ``cells`` and ``width`` do the same here through the
-architecture's cell space (``SearchSpace.transfer``). Training is the ``train`` evaluator's ``fit``, so that a run
-here trains exactly as an evaluation in a search does.
+channels in the search, 20 cells of 36 channels on CIFAR-10). ``cells`` and ``width`` do the same here: they are the
+``train`` evaluator's options of those names, which transfer through the architecture's cell space
+(``SearchSpace.transfer``). Training is the evaluator's ``fit``, so that a run here trains exactly as an evaluation
+in a search with those options does.
 """
 
 from __future__ import annotations
@@ -58,25 +59,28 @@ def train(arch: str | Path | Architecture, dataset: str = "digits", epochs: int 
     """
     if epochs < 1:
         raise NasbenchError(f"epochs must be at least 1, got {epochs}")
+    size_options = {key: value for key, value in (("cells", cells), ("width", width)) if value is not None}
     # One run, not a search: torch's own thread count rather than a search's one thread per evaluation.
-    judge = make_evaluator("train", dataset, None, {"threads": None, **dict(evaluator_options or {})})
+    judge = make_evaluator("train", dataset, None, {"threads": None, **dict(evaluator_options or {}), **size_options})
     if not isinstance(judge, TrainEvaluator):
         raise NasbenchError(f"the 'train' evaluator is a {type(judge).__name__}, which has no fit()")
     shape, classes = tuple(judge.input_shape), int(judge.num_classes)
     the_space = None if space is None else search_spaces.get(space, input_shape=shape, num_classes=classes)
-    architecture = resolve(arch, the_space)
+    source = resolve(arch, the_space)
     size = ""
-    if cells is not None or width is not None:
+    if judge.transfers:
         if the_space is None:
-            name = architecture.meta.get("space")
+            name = source.meta.get("space")
             if name is None:
-                raise NasbenchError(f"cells/width need the cell space of {architecture.name} (--space nb201, darts, "
+                raise NasbenchError(f"cells/width need the cell space of {source.name} (--space nb201, darts, "
                                     "nasnet, ...): its genome names none")
             the_space = search_spaces.get(name, input_shape=shape, num_classes=classes)
-        architecture = the_space.transfer(architecture, cells, width)
+        judge.use_space(the_space)
         resized = the_space.resized(cells, width)
         size = f"{resized.name}: " + " ".join(f"{option}={getattr(resized, option)}"
                                               for option in resized.size_options or ())
+    # What fit trains (it transfers ``source`` itself, as in a search); here first, so that bad input raises.
+    architecture = judge.trained(source)
     architecture.validate()
     lowered = architecture.lower(shape)
     if progress:
@@ -89,7 +93,7 @@ def train(arch: str | Path | Architecture, dataset: str = "digits", epochs: int 
         print(f"epoch {int(entry['epoch']):>3}/{epochs}  train_loss {entry['train_loss']:.4f}  "
               f"val_acc {entry['val_acc']:6.2f}  ({entry['seconds']:.1f} s)")
 
-    model, result = judge.fit(architecture, epochs, seed, on_epoch=report if progress else None)
+    model, result = judge.fit(source, epochs, seed, on_epoch=report if progress else None)
     if result.ok and model is not None and save is not None:
         path = Path(save)
         path.parent.mkdir(parents=True, exist_ok=True)
