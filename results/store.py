@@ -29,7 +29,7 @@ from nasbench.objectives import Objective, format_objectives, values_of
 DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MEMORY = "memory"
 CHECKPOINT_KEY = "nasbench:checkpoint"
-FINISHED = (TrialState.COMPLETE, TrialState.FAIL)
+FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -162,18 +162,21 @@ class TrialWriter:
 
     def finish(self, handle: TrialHandle, status_ok: bool, metrics: Mapping[str, float],
                curve: list[Mapping[str, float]], seconds: float, error: str | None,
-               extra: Mapping[str, Any] | None = None) -> tuple[tuple[float, ...] | None, str | None]:
+               extra: Mapping[str, Any] | None = None,
+               pruned: bool = False) -> tuple[tuple[float, ...] | None, str | None]:
         """Curve, metrics and wall time, then COMPLETE with every objective's value, or FAIL with the reason.
 
         Returns what was stored: (values, None) for a COMPLETE trial, (None, reason) for a FAIL. The intermediate
         values are the curve's first objective where the curve has it, else its validation accuracy (``val_acc``,
         what every training curve reports). ``extra`` joins the stored outcome (the loop's bookkeeping).
+
+        ``pruned``: the evaluation was stopped early (``error`` says why) and ``metrics`` are those of the last epoch
+        it reached; it is stored PRUNED with that epoch (``outcome["pruned_at"]``), and its values at that epoch
+        are returned, the low-fidelity result a strategy is told.
         """
-        first = self.objectives[0].metric
-        for step, entry in enumerate(curve, start=1):
-            value = entry.get(first, entry.get("val_acc"))
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                self.storage.set_trial_intermediate_value(handle.trial_id, int(entry.get("epoch", step)), value)
+        if pruned:
+            return self._prune(handle, metrics, curve, seconds, error, extra)
+        self._curve(handle, curve)
         outcome: dict[str, Any] = {"metrics": clean(dict(metrics)), "seconds": round(float(seconds), 4),
                                    **dict(extra or {})}
         if len(curve) > 1:
@@ -192,6 +195,30 @@ class TrialWriter:
             return values, None
         self.storage.set_trial_state_values(handle.trial_id, TrialState.FAIL)
         return None, error
+
+    def _prune(self, handle: TrialHandle, metrics: Mapping[str, float], curve: list[Mapping[str, float]],
+               seconds: float, reason: str | None,
+               extra: Mapping[str, Any] | None) -> tuple[tuple[float, ...] | None, str | None]:
+        self._curve(handle, curve)
+        reached = int(curve[-1].get("epoch", len(curve))) if curve else 0
+        outcome: dict[str, Any] = {"metrics": clean(dict(metrics)), "seconds": round(float(seconds), 4),
+                                   "pruned_at": reached, "error": reason or f"pruned after epoch {reached}",
+                                   **dict(extra or {})}
+        if curve:
+            outcome["curve"] = clean([dict(entry) for entry in curve])
+        self.storage.set_trial_user_attr(handle.trial_id, "outcome", outcome)
+        self.storage.set_trial_state_values(handle.trial_id, TrialState.PRUNED)
+        values = values_of(self.objectives, metrics)
+        if all(math.isfinite(value) for value in values):
+            return values, None
+        return None, outcome["error"]
+
+    def _curve(self, handle: TrialHandle, curve: list[Mapping[str, float]]) -> None:
+        first = self.objectives[0].metric
+        for step, entry in enumerate(curve, start=1):
+            value = entry.get(first, entry.get("val_acc"))
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.storage.set_trial_intermediate_value(handle.trial_id, int(entry.get("epoch", step)), value)
 
     def fail_stale(self, reason: str) -> list[FrozenTrial]:
         """Mark every RUNNING trial FAIL as stale (``reason``) and return them as they were."""

@@ -53,13 +53,17 @@ class Candidate:
 class Observation:
     """What a strategy is told about one evaluation: whether it succeeded, every objective's value, all metrics.
 
-    ``values`` has one entry per objective of the search, in order, as measured (None for a failure).
+    ``values`` has one entry per objective of the search, in order, as measured (None for a failure). ``pruned``
+    marks a low-fidelity result: the candidate was stopped early (ASHA), and ``values`` and ``metrics`` are those of
+    the last epoch it reached (``metrics["epoch"]``); a strategy that does not look at it ranks the candidate by
+    that partial score, as Optuna's samplers rank a pruned trial by its last intermediate value.
     """
 
     ok: bool
     values: tuple[float, ...] | None
     metrics: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None
+    pruned: bool = False
 
     @classmethod
     def failure(cls, error: str) -> Observation:

@@ -7,6 +7,7 @@ An evaluator declares the metrics it reports (``metrics``) and the objectives a 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -16,6 +17,7 @@ from nasbench.registry import Registry
 
 OK = "ok"
 FAIL = "fail"
+PRUNED = "pruned"  # stopped early by a scheduler (ASHA): ``curve`` holds the epochs it reached
 
 
 @dataclass
@@ -77,9 +79,20 @@ class Evaluator(ABC):
     input_shape: tuple[int, int, int] = (3, 32, 32)
     num_classes: int = 10
 
+    # Whether ``evaluate_with_curve`` reports epochs as they finish, so that a scheduler can stop a candidate early.
+    reports_curve: ClassVar[bool] = False
+
     @abstractmethod
     def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
         """Evaluate ``arch`` at ``fidelity`` (e.g. epochs; None = the evaluator's default) under ``seed``."""
+
+    def evaluate_with_curve(self, arch: Architecture, fidelity: int | None = None, seed: int = 0,
+                            on_epoch: Callable[[dict[str, float]], None] | None = None) -> Result:
+        """``evaluate``, calling ``on_epoch`` with each curve entry as it is made (where ``reports_curve``).
+
+        An evaluator without a curve evaluates and never calls ``on_epoch``.
+        """
+        return self.evaluate(arch, fidelity, seed)
 
     def setup(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless an evaluator has something to load
         """Load what evaluations need (data, tables); a worker process calls it once, before its first job."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from multiprocessing.context import SpawnProcess
@@ -24,8 +25,10 @@ from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.registry import Registry
 from workers.base import Evaluator, Result
+from workers.successive_halving import SuccessiveHalving
 
 Finished = tuple[Any, Result]  # (tag, result) of a finished evaluation
+SCHEDULERS = ("fifo", "asha")  # every candidate to the end, or early stopping on the curve
 
 
 @dataclass
@@ -39,11 +42,14 @@ class Job:
     seed: int
 
 
-def safe_evaluate(evaluator: Evaluator, job: Job) -> Result:
-    """``evaluator.evaluate`` for ``job``, turning even an evaluator's own bug into a FAIL Result."""
+def safe_evaluate(evaluator: Evaluator, job: Job,
+                  on_epoch: Callable[[dict[str, float]], None] | None = None) -> Result:
+    """``evaluator.evaluate`` for ``job`` (its curve to ``on_epoch`` as it goes); an evaluator's bug is a FAIL."""
     started = time.perf_counter()
     try:
-        return evaluator.evaluate(job.arch, job.fidelity, job.seed)
+        if on_epoch is None:
+            return evaluator.evaluate(job.arch, job.fidelity, job.seed)
+        return evaluator.evaluate_with_curve(job.arch, job.fidelity, job.seed, on_epoch)
     except Exception as error:  # noqa: BLE001 -- an evaluation never takes the search down
         return Result.failure(f"{type(error).__name__}: {error}", time.perf_counter() - started)
 
@@ -334,7 +340,7 @@ def _death_reason(worker: _Worker) -> str:
     return f"worker process died during the evaluation ({how})"
 
 
-EXECUTORS: Registry[type[Executor]] = Registry("executor", builtins=("workers.executor",))
+EXECUTORS: Registry[type[Executor]] = Registry("executor", builtins=("workers.executor", "workers.ray_executor"))
 register_executor = EXECUTORS.register
 
 
@@ -343,12 +349,22 @@ class LocalExecutor(Executor):
     """The local executor: in-process sequential evaluation for ``workers=1``, a spawned process pool for more.
 
     ``threads`` (torch threads per pool worker) and ``timeout`` (seconds per evaluation) apply to the pool.
+    ``scheduler="asha"`` stops candidates early on their curve by successive halving (``grace_period`` epochs,
+    ``reduction_factor``), as the ray backend's ASHA does.
     """
 
     contract_variants = ({"workers": 1}, {"workers": 2, "threads": 1})
 
     def __init__(self, evaluator: Evaluator, workers: int = 1, threads: int | None = None,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, scheduler: str = "fifo", grace_period: int = 1,
+                 reduction_factor: int = 4) -> None:
+        if scheduler not in SCHEDULERS:
+            raise NasbenchError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+        self._rungs: tempfile.TemporaryDirectory[str] | None = None
+        if scheduler == "asha":
+            self._rungs = tempfile.TemporaryDirectory(prefix="nasbench-asha-")
+            evaluator = SuccessiveHalving(evaluator, os.path.join(self._rungs.name, "rungs.journal"), grace_period,
+                                          reduction_factor)
         super().__init__(evaluator)
         self.backend: Executor = (InProcessExecutor(evaluator) if workers <= 1
                                   else ProcessPoolExecutor(evaluator, workers, threads, timeout))
@@ -373,6 +389,8 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         self.backend.close()
+        if self._rungs is not None:
+            self._rungs.cleanup()
 
 
 def get_executor(name: str, evaluator: Evaluator, **options: Any) -> Executor:

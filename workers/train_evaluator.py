@@ -53,6 +53,7 @@ class TrainEvaluator(Evaluator):
     """
 
     objectives = "val_acc:max"
+    reports_curve = True
     smoke_options = {"epochs": 1, "fraction": 0.3}
     # A search on a CPU: 3 epochs keep the main job at a few minutes, and one torch thread per evaluation because
     # the small networks gain little from intra-op threads, while OpenMP threads competing with other processes for
@@ -189,6 +190,12 @@ class TrainEvaluator(Evaluator):
     def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
         """Train ``arch`` for ``fidelity`` epochs (default: ``epochs``) under ``seed``; a Result, never an exception."""
         _, result = self.fit(arch, fidelity, seed)
+        return result
+
+    def evaluate_with_curve(self, arch: Architecture, fidelity: int | None = None, seed: int = 0,
+                            on_epoch: Callable[[dict[str, float]], None] | None = None) -> Result:
+        """``evaluate``, calling ``on_epoch`` with each epoch's entry (val_acc, train_loss, ...) as it ends."""
+        _, result = self.fit(arch, fidelity, seed, on_epoch)
         return result
 
 

@@ -34,13 +34,13 @@ from optuna.trial import FrozenTrial, TrialState
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
 from nasbench.limits import size_limit_error
-from nasbench.objectives import ANALYTIC_METRICS, Objective
+from nasbench.objectives import ANALYTIC_METRICS, Objective, values_of
 from nasbench.threads import num_threads
 from results.display import SearchProgress
 from results.store import TrialHandle, TrialWriter, evaluated_trials
 from search_spaces.base import SearchSpace, Variable
 from strategies.base import Candidate, Observation, Strategy, StrategyExhausted
-from workers.base import Result
+from workers.base import PRUNED, Result
 from workers.executor import Executor
 
 MAX_DUPLICATES = 100
@@ -275,14 +275,17 @@ class SearchLoop:
             info["seed"] = attrs["seed_name"]
         return Candidate(Architecture.from_json(attrs["genome"]), info), self.observation(trial)
 
-    @staticmethod
-    def observation(trial: FrozenTrial) -> Observation:
+    def observation(self, trial: FrozenTrial) -> Observation:
         """What the strategy was told about a stored trial."""
         attrs = trial.user_attrs
         outcome = attrs.get("outcome") or {}
         metrics = {key: math.nan if value is None else value for key, value in (outcome.get("metrics") or {}).items()}
         if trial.state == TrialState.COMPLETE:
             return Observation(True, tuple(trial.values), metrics)
+        if trial.state == TrialState.PRUNED:
+            values = values_of(self.objectives, metrics)
+            if all(math.isfinite(value) for value in values):
+                return Observation(True, values, metrics, outcome.get("error"), pruned=True)
         return Observation(False, None, metrics, outcome.get("error", "failed"))
 
     def prepare(self, candidate: Candidate) -> Prepared:
@@ -316,12 +319,16 @@ class SearchLoop:
 
     def finish(self, job: Pending, result: Result, bar: SearchProgress) -> None:
         """Store the result with every objective's value, then tell it."""
-        metrics = {**result.metrics, **job.prepared.analytic()} if result.ok else dict(result.metrics)
+        pruned = result.status == PRUNED
+        scored = result.ok or pruned
+        metrics = {**result.metrics, **job.prepared.analytic()} if scored else dict(result.metrics)
         values, error = self.writer.finish(job.handle, result.ok, metrics, result.curve, result.seconds, result.error,
-                                           {"order": self.evaluated})
+                                           {"order": self.evaluated}, pruned=pruned)
         # Built from exactly what was stored, so that a replay after a resume tells the strategy the same thing.
         stored = {key: value if math.isfinite(value) else math.nan for key, value in metrics.items()}
-        self.conclude(job.candidate, job.prepared.hash, Observation(values is not None, values, stored, error), bar)
+        told = Observation(values is not None, values, stored, result.error if pruned else error,
+                           pruned=pruned and values is not None)
+        self.conclude(job.candidate, job.prepared.hash, told, bar)
 
     def conclude(self, candidate: Candidate, arch_hash: str, observation: Observation,
                  bar: SearchProgress | None) -> None:
@@ -345,8 +352,8 @@ class SearchLoop:
 
     def track(self, observation: Observation) -> None:
         """Follow the best value of the first objective."""
-        if not observation.ok or observation.values is None:
-            return
+        if not observation.ok or observation.values is None or observation.pruned:
+            return  # a pruned candidate's score is of fewer epochs than the others'
         value = observation.values[0]
         first = self.objectives[0]
         if math.isfinite(value) and (self.best is None or first.better(value, self.best)):

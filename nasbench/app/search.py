@@ -89,19 +89,23 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     proposer.bind(context)  # a strategy that trains on the data checks that it fits, before anything is written
     executor_settings = {**({"workers": workers} if workers is not None else {}), **dict(executor_options or {})}
     executor = get_executor(backend, judge, **executor_settings)
+    try:
 
-    store = open_storage(storage)
-    if name in study_names(store):
-        proposer = resumed_strategy(store, name, strategy, proposer, given, the_space, goals, seed, budget)
-        proposer.bind(context)
-    attrs = {"objective": goals[0].metric, "objectives": format_objectives(goals), "strategy": strategy,
-             "space": the_space.name, "evaluator": judge.name, "dataset": judge.task, "budget": budget,
-             "seed": seed, "strategy_config": proposer.config,
-             **({"search_dataset": search_data} if search_data else {})}
-    the_study = open_study(store, name, goals, attrs)
-    loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
-                      max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
-                      checkpoint_every=checkpoint_every)
+        store = open_storage(storage)
+        if name in study_names(store):
+            proposer = resumed_strategy(store, name, strategy, proposer, given, the_space, goals, seed, budget)
+            proposer.bind(context)
+        attrs = {"objective": goals[0].metric, "objectives": format_objectives(goals), "strategy": strategy,
+                 "space": the_space.name, "evaluator": judge.name, "dataset": judge.task, "budget": budget,
+                 "seed": seed, "strategy_config": proposer.config,
+                 **({"search_dataset": search_data} if search_data else {})}
+        the_study = open_study(store, name, goals, attrs)
+        loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
+                          max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
+                          checkpoint_every=checkpoint_every)
+    except BaseException:
+        executor.close()  # the loop closes it once running; until then a started Ray must not outlive a bad input
+        raise
     with SearchProgress(budget, goals[0].metric, enabled=progress) as bar:
         context.journal, context.progress = StudyJournal(the_study), bar.job
         stopped = loop.run(chosen_seeds, bar)

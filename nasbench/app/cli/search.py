@@ -14,6 +14,11 @@ from nasbench.errors import NasbenchError
 
 # Shorthands kept from before strategies declared their options: each sets the strategy option of its name.
 STRATEGY_SHORTHANDS = ("population", "tournament", "mutations_schedule", "remove")
+# Flags of the executors' options (--backend ray's resources and retries, either backend's early stopping), by the
+# executor option each sets.
+EXECUTOR_SHORTHANDS = {"scheduler": "scheduler", "grace_period": "grace_period", "reduction_factor": "reduction_factor",
+                       "cpus_per_trial": "cpus_per_trial", "gpus_per_trial": "gpus_per_trial",
+                       "max_concurrent": "max_concurrent", "max_failures": "max_failures", "ray_address": "address"}
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -28,9 +33,10 @@ def load_config(path: Path) -> dict[str, Any]:
         raise NasbenchError(f"config {path}: invalid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict):
         raise NasbenchError(f"config {path}: expected a mapping of option: value")
-    known = set(inspect.signature(search).parameters) | set(STRATEGY_SHORTHANDS)
+    known = set(inspect.signature(search).parameters) | set(STRATEGY_SHORTHANDS) | set(EXECUTOR_SHORTHANDS)
     options = {str(key).replace("-", "_"): value for key, value in data.items()}
     shorthands = {key: options.pop(key) for key in STRATEGY_SHORTHANDS if key in options}
+    executor = {EXECUTOR_SHORTHANDS[key]: options.pop(key) for key in list(options) if key in EXECUTOR_SHORTHANDS}
     for key in ("strategy_options", "evaluator_options", "executor_options", "space_options"):
         if key in options:
             if not isinstance(options[key], dict):
@@ -42,6 +48,8 @@ def load_config(path: Path) -> dict[str, Any]:
                             f"(known: {', '.join(sorted(known))})")
     if shorthands:
         options["strategy_options"] = {**shorthands, **dict(options.get("strategy_options") or {})}
+    if executor:
+        options["executor_options"] = {**executor, **dict(options.get("executor_options") or {})}
     return options
 
 
@@ -61,7 +69,7 @@ def search_command(
                                          "an existing study is resumed."),
     table: str = typer.Option(None, help="CSV table for the table evaluator (default: the shipped NAS-Bench-201)."),
     workers: int = typer.Option(None, help="Evaluations in flight at once (default 1)."),
-    backend: str = typer.Option(None, help="Executor of the evaluations: local (default)."),
+    backend: str = typer.Option(None, help="Executor of the evaluations: local (default) or ray (Ray Tune trials)."),
     epochs: int = typer.Option(None, help="Training epochs per evaluation (default 3 for the train evaluator)."),
     seeds: str = typer.Option(None, help="Seed networks evaluated first: all | none | name,name (default all)."),
     max_params: int = typer.Option(None, help="Candidates with more parameters fail without training."),
@@ -79,6 +87,17 @@ def search_command(
     tournament: str = typer.Option(None, help="Same as --option tournament=N."),
     mutations_schedule: str = typer.Option(None, help="Same as --option mutations_schedule=d,r."),
     remove: str = typer.Option(None, help="Same as --option remove=oldest|worst."),
+    scheduler: str = typer.Option(None, help="fifo (default) or asha: stop candidates early on their per-epoch "
+                                             "curve (ray: Tune's ASHA; local: Optuna's successive halving)."),
+    grace_period: int = typer.Option(None, help="ASHA: epochs before a candidate can be stopped (default 1)."),
+    reduction_factor: int = typer.Option(None, help="ASHA: 1/N of the candidates go on at each rung (default 4)."),
+    cpus_per_trial: float = typer.Option(None, help="ray: CPUs of each trial (default 1)."),
+    gpus_per_trial: float = typer.Option(None, help="ray: GPUs of each trial; 0.25 packs four on one GPU "
+                                                    "(default 0)."),
+    max_concurrent: int = typer.Option(None, help="ray: trials at once (default: what the cluster holds)."),
+    max_failures: int = typer.Option(None, help="ray: retries of a trial whose worker died (default 3)."),
+    ray_address: str = typer.Option(None, help="ray: a running cluster (auto, ray://host:10001); default: "
+                                               "start a local Ray."),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar and leaderboard."),
     config: str = typer.Option(None, help="YAML file of options (the command line overrides it)."),
 ) -> None:
@@ -93,9 +112,12 @@ def search_command(
              "max_params": max_params, "max_macs": max_macs, "progress": progress}
     options.update({key: value for key, value in given.items() if value is not None})
     shorthands = dict(zip(STRATEGY_SHORTHANDS, (population, tournament, mutations_schedule, remove)))
+    flags = (scheduler, grace_period, reduction_factor, cpus_per_trial, gpus_per_trial, max_concurrent, max_failures,
+             ray_address)
+    executor_flags = dict(zip(EXECUTOR_SHORTHANDS.values(), flags))
     for key, assignments in (("strategy_options", [*_shorthand_assignments(shorthands), *(option or [])]),
                              ("evaluator_options", evaluator_option or []),
-                             ("executor_options", executor_option or []),
+                             ("executor_options", [*_shorthand_assignments(executor_flags), *(executor_option or [])]),
                              ("space_options", space_option or [])):
         flag = "--" + key.replace("_options", "-option").replace("strategy-option", "option")
         parsed = parse_assignments(assignments, flag)

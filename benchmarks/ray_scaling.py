@@ -1,0 +1,88 @@
+"""Throughput of the ray backend against the local one, side by side in one run.
+
+1. A search on digits with the train evaluator (random search over NAS-Bench-201 cells at ``N``/``C`` small enough
+   for a CPU): the local backend with 1 worker, then ray with 1 and with 2 trials of 1 CPU each. Evaluations per
+   minute over the search, and over its evaluations alone (the search's wall time less Ray's start).
+   Targets: ray x2 >= 1.8 x ray x1, ray x1 >= 0.9 x local.
+2. The per-trial overhead of the ray path: ``--lookups`` table lookups one at a time through each executor, and
+   the adapter's own share (submit to Tune's suggest, Tune's completion to ``wait_any``). Target: adapter <= 50 ms.
+
+Run: ``python benchmarks/ray_scaling.py [--budget 8] [--epochs 2] [--lookups 200]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+import numpy as np  # noqa: E402 -- after Ray's environment
+
+import search_spaces  # noqa: E402
+from nasbench.app.search import search  # noqa: E402
+from workers import ray_executor  # noqa: E402
+from workers.executor import get_executor  # noqa: E402
+from workers.table import TableEvaluator  # noqa: E402
+
+
+def search_throughput(backend: str, trials: int, budget: int, epochs: int, dataset: str) -> tuple[float, float]:
+    """(evaluations per minute over the whole search, seconds of the search) for one configuration."""
+    executor = ({"max_concurrent": trials, "cpus_per_trial": 1, "num_cpus": trials} if backend == "ray"
+                else {"workers": trials})
+    evaluator = {"threads": 1, "device": "cpu"}
+    started = time.perf_counter()
+    results = search(strategy="random", space="nb201", dataset=dataset, budget=budget, epochs=epochs, seed=0,
+                     seeds="none", storage="memory", progress=False, backend=backend, executor_options=executor,
+                     space_options={"N": 1, "C": 8}, evaluator_options=evaluator)
+    seconds = time.perf_counter() - started
+    done = sum(trial.state.name == "COMPLETE" for trial in results.study.get_trials())
+    return 60.0 * done / seconds, seconds
+
+
+def lookup_overhead(lookups: int) -> None:
+    """Seconds per table lookup through each executor, one in flight, and the ray adapter's share."""
+    members = [search_spaces.get("nb201").sample(np.random.default_rng(i)) for i in range(lookups)]
+    rows = {}
+    for backend, options in (("local", {}), ("ray", {"max_concurrent": 1, "num_cpus": 1})):
+        with get_executor(backend, TableEvaluator(), **options) as executor:
+            executor.submit(members[0])
+            executor.wait_any()  # the first trial starts Ray's worker: not a per-trial cost
+            started = time.perf_counter()
+            for arch in members:
+                executor.submit(arch)
+                executor.wait_any()
+            rows[backend] = (time.perf_counter() - started) / lookups
+            if backend == "ray":
+                adapter = statistics.median(ray_executor.ADAPTER_SECONDS[1:])
+    print(f"\n{lookups} table lookups, one at a time")
+    print(f"  local: {1000 * rows['local']:8.1f} ms per lookup")
+    print(f"  ray:   {1000 * rows['ray']:8.1f} ms per trial  (overhead {1000 * (rows['ray'] - rows['local']):.1f} ms)")
+    print(f"  adapter's share (submit -> suggest, complete -> wait_any), median: {1000 * adapter:.1f} ms "
+          f"(target <= 50 ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--dataset", default="digits")
+    parser.add_argument("--lookups", type=int, default=200)
+    args = parser.parse_args()
+    print(f"search on {args.dataset}: random over nb201 N=1 C=8, {args.budget} evaluations of {args.epochs} epochs")
+    rates = {}
+    for label, backend, trials in (("local x1", "local", 1), ("ray x1", "ray", 1), ("ray x2", "ray", 2)):
+        rate, seconds = search_throughput(backend, trials, args.budget, args.epochs, args.dataset)
+        rates[label] = rate
+        print(f"  {label:9s} {rate:6.2f} evaluations/min  ({seconds:.1f} s)")
+    print(f"  ray x2 / ray x1: {rates['ray x2'] / rates['ray x1']:.2f}  (target >= 1.8)")
+    print(f"  ray x1 / local:  {rates['ray x1'] / rates['local x1']:.2f}  (target >= 0.9)")
+    lookup_overhead(args.lookups)
+
+
+if __name__ == "__main__":
+    main()

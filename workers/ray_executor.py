@@ -1,0 +1,418 @@
+"""The ``ray`` executor: every evaluation is a Ray Tune trial, on this machine's or a cluster's CPUs and GPUs.
+
+The search loop stays the driver: it submits candidates and waits for results as with the local executor, and the
+Optuna study stays the one record of the search. Underneath, one Tune experiment runs for the executor's lifetime in
+a background thread. Its searcher (``SubmittedJobs``) hands Tune the submitted candidates in order, one trial each;
+Tune places each trial on a worker with ``cpus_per_trial``/``gpus_per_trial`` (a fractional GPU packs several small
+candidates on one device), retries a trial whose worker died up to ``max_failures`` times, and with
+``scheduler="asha"`` stops candidates early on their per-epoch validation curve (Tune's ASHA). A callback
+(``TrialOutcomes``) turns each finished trial back into a Result: OK or FAIL as the evaluator said, FAIL with Ray's
+reason after the last retry, PRUNED with its curve when ASHA stopped it.
+
+Without ``address`` a local Ray starts with the machine's resources (bound to 127.0.0.1 when the environment says so,
+see the README) and is shut down by ``close``; ``address="auto"`` or ``"ray://host:10001"`` joins a running cluster,
+which is left running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import pickle
+import queue
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Collection
+from typing import Any
+
+from nasbench.architecture import Architecture
+from nasbench.errors import NasbenchError
+from workers.base import PRUNED, Evaluator, Result
+from workers.executor import SCHEDULERS, Executor, Finished, Job, register_executor, safe_evaluate
+
+PROBE_SECONDS = 5.0  # to reach a cluster's address before Ray is asked to join it
+RAY_MISSING = "the ray backend needs Ray Tune: pip install 'nasbench[ray]'"
+FINAL = "nasbench_result"  # the key of a trial's last report: the evaluation's Result as JSON
+EPOCH = "nasbench_epoch"  # the key of each epoch's report: the evaluator's curve entry as JSON
+# Tune logs every trial's results to files and reports trials on the terminal; the Optuna study is the record of a
+# search and its progress bar the display, so those only cost (a failure's reason is in its Result).
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the legacy reporter, which verbose=0 silences
+# A candidate that fails before its first epoch reports no metric: a FAIL Result, not an error of the experiment.
+os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+TUNE_LOGGERS = ("ray.tune", "ray.train")
+
+
+def _ray() -> tuple[Any, Any]:
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise NasbenchError(RAY_MISSING) from None
+    return ray, tune
+
+
+def run_trial(config: dict[str, Any], evaluator: Evaluator) -> None:
+    """A Tune function trainable: evaluate the candidate in ``config``, reporting each epoch, then the Result."""
+    from ray import tune
+
+    job = Job(config["job"], None, Architecture.from_json(config["genome"]), config["fidelity"], config["seed"])
+    evaluator.setup()
+    reported: dict[str, Any] = {"epoch": 0}
+
+    def report(entry: dict[str, float]) -> None:
+        reported.clear()
+        reported.update(entry, epoch=int(entry.get("epoch", len(reported) + 1)))
+        tune.report({**reported, EPOCH: json.dumps(entry)})
+
+    result = safe_evaluate(evaluator, job, on_epoch=report)
+    # The last epoch's numbers again, so that a scheduler reading them finds its metric in every report.
+    tune.report({**reported, FINAL: json.dumps(result_to_dict(result))})
+
+
+def result_to_dict(result: Result) -> dict[str, Any]:
+    """A Result as plain data (JSON-ready; non-finite numbers become None)."""
+    def clean(value: float) -> float | None:
+        return value if math.isfinite(value) else None
+
+    return {"status": result.status, "metrics": {key: clean(float(v)) for key, v in result.metrics.items()},
+            "curve": [{key: clean(float(v)) for key, v in entry.items()} for entry in result.curve],
+            "seconds": result.seconds, "error": result.error}
+
+
+def result_from_dict(data: dict[str, Any]) -> Result:
+    """The Result ``result_to_dict`` wrote (None numbers back to NaN)."""
+    def number(value: float | None) -> float:
+        return math.nan if value is None else float(value)
+
+    return Result(data["status"], {key: number(v) for key, v in data["metrics"].items()},
+                  [{key: number(v) for key, v in entry.items()} for entry in data["curve"]], float(data["seconds"]),
+                  data["error"])
+
+
+class Channel:
+    """What passes between an executor and its Tune experiment: submitted candidates, finished Results, closing.
+
+    Tune pickles its searcher, callbacks and stopper with the experiment state; they hold the channel's name and
+    find it in ``CHANNELS``, so that nothing of the driver's threads is pickled.
+    """
+
+    def __init__(self) -> None:
+        self.name = uuid.uuid4().hex
+        self.waiting: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self.finished: queue.SimpleQueue[tuple[int, Result, float]] = queue.SimpleQueue()
+        self.closed = threading.Event()
+        self.waited: dict[int, float] = {}  # job -> seconds between the executor and Tune so far
+
+
+CHANNELS: dict[str, Channel] = {}
+# Per evaluation, the seconds the adapter adds (submit to Tune's suggest, Tune's completion to wait_any), for
+# benchmarks/ray_scaling.py; the latest evaluations only.
+ADAPTER_SECONDS: deque[float] = deque(maxlen=10_000)
+
+
+def channel_named(name: str) -> Channel | None:
+    """The open channel called ``name`` (None once its executor closed).
+
+    Tune's objects call this rather than read ``CHANNELS``: cloudpickle pickles a class made at run time by value,
+    with the globals it reads, but a module's function by reference.
+    """
+    return CHANNELS.get(name)
+
+
+def _searcher_class() -> type:
+    from ray.tune.search import Searcher
+
+    class JobSearcher(Searcher):
+        """Suggests the submitted candidates in order; ``None`` (ask again later) while none waits."""
+
+        def __init__(self, channel: str) -> None:
+            super().__init__()
+            self.channel = channel
+
+        def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+            channel = channel_named(self.channel)
+            if channel is None or channel.closed.is_set():
+                return Searcher.FINISHED
+            try:
+                config = channel.waiting.get_nowait()
+            except queue.Empty:
+                return None
+            channel.waited[config["job"]] = time.perf_counter() - config["submitted"]
+            return config
+
+        def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+            """Outcomes are read by ``TrialOutcomes``, which also sees why a trial failed."""
+
+    return JobSearcher
+
+
+def _callback_class() -> type:
+    from ray.tune import Callback
+
+    class TrialOutcomes(Callback):
+        """Turns finished trials into ``(job id, Result)`` on a queue, with their curves."""
+
+        def __init__(self, channel: str) -> None:
+            self.channel = channel
+            self.curves: dict[str, list[dict[str, float]]] = {}
+
+        def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+            if EPOCH in result:
+                self.curves.setdefault(trial.trial_id, []).append(json.loads(result[EPOCH]))
+
+        def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            last = trial.last_result or {}
+            curve = self.curves.pop(trial.trial_id, [])
+            if FINAL in last:
+                result = result_from_dict(json.loads(last[FINAL]))
+            else:
+                reached = int(curve[-1].get("epoch", len(curve))) if curve else 0
+                result = Result(PRUNED, dict(curve[-1]) if curve else {}, curve, 0.0,
+                                f"stopped early by ASHA after epoch {reached}")
+            _deliver(self.channel, trial.config["job"], result)
+
+        def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            curve = self.curves.pop(trial.trial_id, [])
+            _deliver(self.channel, trial.config["job"], Result.failure(_failure_reason(trial), 0.0, curve))
+
+    return TrialOutcomes
+
+
+def trial_name(trial: Any) -> str:
+    """A trial's name and folder: its job (Tune's default spells the whole config, genome included)."""
+    return f"job{trial.config['job']}_{trial.trial_id}"
+
+
+def _deliver(channel: str, job: int, result: Result) -> None:
+    found = channel_named(channel)
+    if found is not None:  # else the executor closed and dropped its unfinished evaluations
+        found.finished.put((job, result, time.perf_counter()))
+
+
+def _failure_reason(trial: Any) -> str:
+    # Tune writes a failed trial's exception beside the trial on the driver (the error file holds every attempt's).
+    text = ""
+    try:
+        if trial.pickled_error_file and os.path.exists(trial.pickled_error_file):
+            with open(trial.pickled_error_file, "rb") as file:
+                text = str(pickle.load(file))
+        elif trial.error_file and os.path.exists(trial.error_file):
+            with open(trial.error_file) as file:
+                text = file.read()
+    except Exception:  # noqa: BLE001 -- the reason is best effort; the failure itself is certain
+        text = ""
+    died = "actor is dead" in text.lower() or "died" in text.lower()
+    detail = next((line.strip() for line in text.splitlines() if "exit detail" in line.lower()), "")
+    last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no reason recorded")
+    detail = detail or last
+    what = "worker process died during the evaluation" if died else "trial failed"
+    return f"{what}, {trial.num_failures} attempt(s) (Ray: {detail[:160]})"
+
+
+@register_executor("ray")
+class RayExecutor(Executor):
+    """Evaluations as Ray Tune trials: fractional GPUs, ASHA early stopping, retries of dead workers.
+
+    Options: ``address`` (None: start a local Ray; ``auto`` or ``ray://host:port``: join a cluster),
+    ``cpus_per_trial``, ``gpus_per_trial`` (fractional packs trials on one GPU), ``max_concurrent`` (alias
+    ``workers``; default: as many trials as the cluster's resources hold), ``scheduler`` (``fifo`` or ``asha``),
+    ``grace_period`` and ``reduction_factor`` (ASHA's, in epochs), ``max_failures`` (retries of a trial whose worker
+    died), ``num_cpus``/``num_gpus`` (resources of a local Ray; default: the machine's).
+    """
+
+    contract_variants = ({"num_cpus": 2, "max_concurrent": 2, "max_failures": 0},)
+
+    def __init__(self, evaluator: Evaluator, address: str | None = None, cpus_per_trial: float = 1.0,
+                 gpus_per_trial: float = 0.0, max_concurrent: int | None = None, workers: int | None = None,
+                 scheduler: str = "fifo", grace_period: int = 1, reduction_factor: int = 4, max_failures: int = 3,
+                 num_cpus: int | None = None, num_gpus: int | None = None) -> None:
+        super().__init__(evaluator)
+        ray, tune = _ray()
+        if scheduler not in SCHEDULERS:
+            raise NasbenchError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+        if scheduler == "asha" and not evaluator.reports_curve:
+            raise NasbenchError(f"--scheduler asha stops candidates on their per-epoch curve, and evaluator "
+                                f"{evaluator.name!r} reports none")
+        for what, value, least in (("cpus_per_trial", cpus_per_trial, 0.0), ("gpus_per_trial", gpus_per_trial, 0.0),
+                                   ("grace_period", grace_period, 1), ("reduction_factor", reduction_factor, 2),
+                                   ("max_failures", max_failures, 0)):
+            if value < least:
+                raise NasbenchError(f"{what} must be at least {least}, got {value}")
+        concurrent = max_concurrent if max_concurrent is not None else workers
+        if concurrent is not None and concurrent < 1:
+            raise NasbenchError(f"max_concurrent must be at least 1, got {concurrent}")
+        for name in TUNE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        self._ray = ray
+        self._started_ray = not ray.is_initialized()
+        if self._started_ray:
+            _start_ray(ray, address, num_cpus, num_gpus)
+        resources = ray.cluster_resources()
+        cpus, gpus = float(resources.get("CPU", 0.0)), float(resources.get("GPU", 0.0))
+        if gpus_per_trial > gpus:
+            self._shutdown()
+            raise NasbenchError(f"gpus_per_trial {gpus_per_trial:g} is more than the cluster's {gpus:g} GPU(s)")
+        if cpus_per_trial > cpus:
+            self._shutdown()
+            raise NasbenchError(f"cpus_per_trial {cpus_per_trial:g} is more than the cluster's {cpus:g} CPU(s)")
+        fits = [math.floor(cpus / cpus_per_trial + 1e-9) if cpus_per_trial else math.inf,
+                math.floor(gpus / gpus_per_trial + 1e-9) if gpus_per_trial else math.inf]
+        held = min(fits)
+        self._capacity = int(concurrent if concurrent is not None else (held if math.isfinite(held) else cpus or 1))
+        self._channel = Channel()
+        CHANNELS[self._channel.name] = self._channel
+        self._tags: dict[int, Any] = {}
+        self._done: dict[int, tuple[Result, float]] = {}
+        metric, mode = _asha_target(evaluator) if scheduler == "asha" else (None, None)
+        schedule = (tune.schedulers.ASHAScheduler(time_attr="epoch", metric=metric, mode=mode,
+                                                  grace_period=grace_period, reduction_factor=reduction_factor,
+                                                  max_t=10**6)
+                    if scheduler == "asha" else None)
+        trainable = tune.with_resources(tune.with_parameters(run_trial, evaluator=evaluator),
+                                        {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+        self._folder = tempfile.mkdtemp(prefix="nasbench-ray-")
+        self._tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(search_alg=_searcher_class()(self._channel.name), scheduler=schedule,
+                                        num_samples=-1, max_concurrent_trials=self._capacity, reuse_actors=True,
+                                        trial_name_creator=trial_name, trial_dirname_creator=trial_name),
+            run_config=tune.RunConfig(storage_path=self._folder, name="nasbench", verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=max_failures),
+                                      stop=_stopper(self._channel.name),
+                                      callbacks=[_callback_class()(self._channel.name)]))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._fit, name="nasbench-tune", daemon=True)
+        self._thread.start()
+
+    def _fit(self) -> None:
+        try:
+            self._tuner.fit()
+        except BaseException as error:  # noqa: BLE001 -- surfaced to the driver by wait_any
+            self._error = error
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def isolated(self) -> bool:
+        return True
+
+    @property
+    def pending(self) -> int:
+        return len(self._tags)
+
+    def _enqueue(self, job: Job) -> None:
+        self._tags[job.id] = job.tag
+        self._channel.waiting.put({"job": job.id, "genome": job.arch.to_json(indent=None), "fidelity": job.fidelity,
+                                   "seed": job.seed, "submitted": time.perf_counter()})
+
+    def wait_any(self, handles: Collection[int] | None = None, timeout: float | None = None) -> Finished | None:
+        wanted = [job for job in self._tags if handles is None or job in handles]
+        if not wanted:
+            return None
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            ready = next((job for job in wanted if job in self._done), None)
+            if ready is not None:
+                result, delivered = self._done.pop(ready)
+                ADAPTER_SECONDS.append(self._channel.waited.pop(ready, 0.0) + time.perf_counter() - delivered)
+                return self._tags.pop(ready), result
+            if self._error is not None:
+                raise NasbenchError(f"Ray Tune stopped: {self._error}") from self._error
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return None
+            try:
+                job, result, delivered = self._channel.finished.get(timeout=0.5 if left is None else min(left, 0.5))
+            except queue.Empty:
+                continue
+            if job in self._tags:
+                self._done[job] = (result, delivered)
+
+    def close(self) -> None:
+        self._channel.closed.set()
+        self._tags.clear()
+        self._done.clear()
+        self._thread.join(timeout=60)
+        CHANNELS.pop(self._channel.name, None)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._started_ray and self._ray.is_initialized():
+            self._ray.shutdown()
+
+
+def _start_ray(ray: Any, address: str | None, num_cpus: int | None, num_gpus: int | None) -> None:
+    # Workers of a local Ray import what the driver imports (a user's evaluator or space defined beside the
+    # script, the tests' helpers), as a pool worker spawned by the local executor does.
+    path = os.pathsep.join(entry for entry in sys.path if entry)
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    if address is None:
+        # "local": a new Ray of this process's own, even where `ray start` left a cluster's address behind.
+        options |= {"address": "local", "num_cpus": num_cpus, "num_gpus": num_gpus,
+                    "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
+    else:
+        _probe(address)
+        options["address"] = address
+    try:
+        ray.init(**options)
+    except Exception as error:  # noqa: BLE001 -- any failure to reach a cluster is the same bad input
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise NasbenchError(f"cannot connect to Ray at {address!r}: {reason}") from None
+
+
+def _probe(address: str) -> None:
+    # Ray retries an unreachable cluster for minutes; a refused or silent port is bad input, said at once.
+    target = address.removeprefix("ray://")
+    if target == "auto":
+        target = os.environ.get("RAY_ADDRESS", "")
+        current = os.path.join(tempfile.gettempdir(), "ray", "ray_current_cluster")
+        if not target and os.path.exists(current):
+            with open(current) as file:
+                target = file.read().strip()
+        if not target:
+            raise NasbenchError("cannot connect to Ray at 'auto': no running cluster found (start one with ray start "
+                                "--head, or set RAY_ADDRESS)")
+    host, _, port = target.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=PROBE_SECONDS):
+            pass
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise NasbenchError(f"cannot connect to Ray at {address!r}: {reason}") from None
+
+
+def _asha_target(evaluator: Evaluator) -> tuple[str, str]:
+    objective = evaluator.default_objectives()[0]
+    return objective.metric, objective.direction[:3]  # Tune's "max"/"min"
+
+
+def _stopper(channel: str) -> Any:
+    from ray.tune import Stopper
+
+    class Closed(Stopper):
+        """Stops every trial once the executor is closed (unfinished evaluations are dropped)."""
+
+        def __init__(self, channel: str) -> None:
+            self.channel = channel
+
+        def closed(self) -> bool:
+            found = channel_named(self.channel)
+            return found is None or found.closed.is_set()
+
+        def __call__(self, trial_id: str, result: dict) -> bool:
+            return self.closed()
+
+        def stop_all(self) -> bool:
+            return self.closed()
+
+    return Closed(channel)
