@@ -37,6 +37,7 @@ from nasbench.errors import NasbenchError
 from workers.base import PRUNED, Evaluator, Result
 from workers.executor import SCHEDULERS, Executor, Finished, Job, register_executor, safe_evaluate
 
+IDLE_WAIT_SECONDS = 0.9  # under the second Tune sleeps when its searcher has nothing to suggest
 PROBE_SECONDS = 5.0  # to reach a cluster's address before Ray is asked to join it
 RAY_MISSING = "the ray backend needs Ray Tune: pip install 'nasbench[ray]'"
 FINAL = "nasbench_result"  # the key of a trial's last report: the evaluation's Result as JSON
@@ -110,6 +111,7 @@ class Channel:
         self.finished: queue.SimpleQueue[tuple[int, Result, float]] = queue.SimpleQueue()
         self.closed = threading.Event()
         self.waited: dict[int, float] = {}  # job -> seconds between the executor and Tune so far
+        self.in_tune = 0  # candidates handed to Tune whose Result has not come back
 
 
 CHANNELS: dict[str, Channel] = {}
@@ -142,9 +144,13 @@ def _searcher_class() -> type:
             if channel is None or channel.closed.is_set():
                 return Searcher.FINISHED
             try:
-                config = channel.waiting.get_nowait()
+                # With nothing running, Tune sleeps a second after every empty answer: wait here for the loop's
+                # next candidate instead, which comes as soon as it has stored the last result.
+                config = (channel.waiting.get(timeout=IDLE_WAIT_SECONDS) if channel.in_tune == 0
+                          else channel.waiting.get_nowait())
             except queue.Empty:
                 return None
+            channel.in_tune += 1
             channel.waited[config["job"]] = time.perf_counter() - config["submitted"]
             return config
 
@@ -194,6 +200,7 @@ def trial_name(trial: Any) -> str:
 def _deliver(channel: str, job: int, result: Result) -> None:
     found = channel_named(channel)
     if found is not None:  # else the executor closed and dropped its unfinished evaluations
+        found.in_tune -= 1
         found.finished.put((job, result, time.perf_counter()))
 
 
