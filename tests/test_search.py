@@ -226,7 +226,8 @@ def test_cli_end_to_end_with_results_commands(cli, tmp_path):
     (["search", "--strategy", "tpe", "--space", "nb201", "--evaluator", "table", "-o", "multivariate=maybe"],
      "strategy 'tpe': option 'multivariate' expects true or false, got 'maybe'"),
     (["search", "--space", "nb201", "--evaluator", "table", "--executor-option", "wrkers=2"],
-     "executor 'local': unknown option(s) wrkers (options: workers, threads, timeout)"),
+     "executor 'local': unknown option(s) wrkers (options: workers, threads, timeout, scheduler, grace_period, "
+     "reduction_factor)"),
     (["search", "--space", "nb201", "--evaluator", "table", "--evaluator-option", "tabel=x.csv"],
      "evaluator 'table': unknown option(s) tabel"),
     (["search", "--config", "missing.yaml"], "config file not found"),
