@@ -69,8 +69,9 @@ def run_trial(config: dict[str, Any], evaluator: Evaluator) -> None:
     reported: dict[str, Any] = {"epoch": 0}
 
     def report(entry: dict[str, float]) -> None:
+        epoch = int(entry.get("epoch", reported["epoch"] + 1))
         reported.clear()
-        reported.update(entry, epoch=int(entry.get("epoch", len(reported) + 1)))
+        reported.update(entry, epoch=epoch)
         tune.report({**reported, EPOCH: json.dumps(entry)})
 
     result = safe_evaluate(evaluator, job, on_epoch=report)
@@ -173,6 +174,9 @@ def _callback_class() -> type:
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             if EPOCH in result:
                 self.curves.setdefault(trial.trial_id, []).append(json.loads(result[EPOCH]))
+
+        def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            self.curves.pop(trial.trial_id, None)  # the retry trains from its first epoch again
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             last = trial.last_result or {}
