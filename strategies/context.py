@@ -3,8 +3,9 @@
 Strategies depend on no evaluator or store (the layering contract), so the search's composition layer binds a
 ``SearchContext`` to every strategy before the first ``ask``: the search's training data (any object with the
 attributes of ``TrainingData``, such as the workers' ``Dataset``), a directory for checkpoints, the device, a
-``Journal`` that stores a job's per-epoch curve with the study, and a factory of progress bars. Black-box strategies
-ignore it.
+``Journal`` that stores a job's per-epoch curve with the study, a factory of progress bars, and a ``TaskRunner`` that
+runs a training job where the search's executor runs evaluations (on a Ray trial with the ray backend). Black-box
+strategies ignore it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class TrainingData(Protocol):
         """A batch with the augmentation that suits the data (none for digits)."""
 
 
+Progress = Callable[[dict[str, Any]], None]  # receives one record of a running task (an epoch's)
+Task = Callable[[Progress], Any]  # a picklable training job: runs, reports its records, returns its outcome
+TaskRunner = Callable[[Task, Progress], Any]  # runs a task somewhere, passing its records on, and returns its outcome
+
+
 class Journal(Protocol):
     """Where a training job's progress is stored with the study, one record per epoch."""
 
@@ -62,11 +68,11 @@ class ProgressBar(Protocol):
 
 @dataclass
 class SearchContext:
-    """The search's data, checkpoint directory (None: no checkpoints), device, journal and progress bars.
+    """The search's data, checkpoint directory (None: no checkpoints), device, journal, progress bars and runner.
 
     ``loader`` reads the data when a strategy first asks for it (``data``), so that a black-box search loads none;
     ``threads`` is the torch intra-op thread count for a training job (None: torch's default); ``progress(label,
-    total)`` opens a bar.
+    total)`` opens a bar; ``runner(task, report)`` runs a task where the search evaluates (None: in this process).
     """
 
     loader: Callable[[], TrainingData] | None = None
@@ -75,6 +81,7 @@ class SearchContext:
     threads: int | None = None
     journal: Journal | None = None
     progress: Callable[[str, int], ProgressBar] | None = None
+    runner: TaskRunner | None = None
     _data: TrainingData | None = field(default=None, repr=False)
 
     @classmethod
@@ -82,9 +89,20 @@ class SearchContext:
         """A context over data already loaded."""
         return cls(loader=lambda: data, **settings)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A context shipped to another process reads the data there, rather than carrying a copy of it.
+        state = dict(self.__dict__)
+        if self.loader is not None:
+            state["_data"] = None
+        return state
+
     @property
     def data(self) -> TrainingData | None:
         """The search's training data (read on first use; None when the search has none)."""
         if self._data is None and self.loader is not None:
             self._data = self.loader()
         return self._data
+
+    def run(self, task: Task, report: Progress) -> Any:
+        """``task``'s outcome, run by the ``runner`` (or here), with each record it makes passed to ``report``."""
+        return task(report) if self.runner is None else self.runner(task, report)

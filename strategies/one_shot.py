@@ -46,7 +46,7 @@ from nasbench.threads import num_threads
 from search_spaces.base import SearchSpace
 from search_spaces.supernet import Supernet
 from strategies.base import DEFAULT_OBJECTIVES, Candidate, Observation, Strategy, StrategyExhausted
-from strategies.context import SearchContext, TrainingData
+from strategies.context import Progress, SearchContext, TrainingData
 
 SPLIT_SEED = 0  # the weight/architecture split is the same for every search seed, as DARTS's is
 EVAL_BATCH = 256
@@ -123,6 +123,23 @@ class Job:
         """The supernet's one-hot path of ``choices`` (``Supernet.path``), on the job's device."""
         weights, active = self.supernet.path(choices)
         return [w.to(self.batches.device) for w in weights], active
+
+
+@dataclass
+class SupernetSearch:
+    """One supernet search of a one-shot strategy as a picklable task (``SearchContext.run`` may run it elsewhere)."""
+
+    strategy: OneShotStrategy
+    index: int
+
+    def __call__(self, report: Progress) -> list[dict[str, Any]]:
+        """Train the search, ``report`` each epoch's record, and return the derived architectures."""
+        return self.strategy.train_job(self.index, report)
+
+
+def job_name(strategy: str, index: int) -> str:
+    """The name of a strategy's supernet search ``index`` (its journal trial and checkpoint file)."""
+    return f"{strategy}-search{index}"
 
 
 def job_seed(seed: int, index: int) -> int:
@@ -325,24 +342,59 @@ class OneShotStrategy(Strategy):
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
 
     def run_job(self, index: int) -> list[dict[str, Any]]:
-        """Train supernet search ``index`` (continuing its checkpoint) and return what it derives."""
+        """Run supernet search ``index`` where the search runs its work (``SearchContext.run``); what it derives.
+
+        Its epochs reach the journal and the progress bar here, whichever process trains it.
+        """
         context = self.context
         if context.data is None:
             raise NasbenchError(f"strategy {self.name!r} trains a supernet on the search's data: run it through "
                                 "nasbench search / nasbench.search(), or bind a SearchContext with data")
-        name = f"{self.name}-search{index}"
+        name = job_name(self.name, index)
+        epochs = self.config["epochs"]
+        if context.journal is not None:
+            context.journal.start(name, {"strategy": self.name, "seed": self.seed, "search": index, **self.config})
+        bar = context.progress(f"{name} epochs", epochs) if context.progress is not None else None
+
+        def report(entry: dict[str, Any]) -> None:
+            if context.journal is not None:
+                context.journal.epoch(name, entry)
+            if bar is not None:
+                bar.update(int(entry["epoch"]), f"val_acc {entry['val_acc']:.1f} skips {entry['skips']}")
+
+        found = context.run(SupernetSearch(self.detached(), index), report)
+        if context.journal is not None:
+            context.journal.finish(name, {"derived": [entry["derived"] for entry in found]})
+        if bar is not None:
+            bar.close()
+        return found
+
+    def detached(self) -> OneShotStrategy:
+        """A copy that trains jobs without the search's journal or bars (they stay with the search), to ship away.
+
+        Its checkpoint directory is absolute, so that a worker in another folder (a Ray trial's) finds it.
+        """
+        context = self.context
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy.context = SearchContext(loader=context.loader, device=context.device, threads=context.threads,
+                                     directory=context.directory.resolve() if context.directory is not None else None,
+                                     _data=context.data)
+        return copy
+
+    def train_job(self, index: int, report: Progress) -> list[dict[str, Any]]:
+        """Train supernet search ``index`` (continuing its checkpoint), ``report`` each epoch; its derivations."""
+        context = self.context
+        data = context.data
+        assert data is not None  # run_job checked it
+        name = job_name(self.name, index)
         device = resolve_device(context.device)
         with num_threads(context.threads), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-            job = self.start_job(index, name, context.data, device)
+            job = self.start_job(index, name, data, device)
             path = context.directory / f"{name}.pt" if context.directory is not None else None
-            fingerprint = self.fingerprint(index, context.data)
+            fingerprint = self.fingerprint(index, data)
             start = self.restore(job, path, fingerprint)
-            epochs = self.config["epochs"]
-            if context.journal is not None:
-                context.journal.start(name, {"strategy": self.name, "seed": self.seed, "search": index,
-                                             **self.config})
-            bar = context.progress(f"{name} epochs", epochs) if context.progress is not None else None
-            for epoch in range(start, epochs):
+            for epoch in range(start, self.config["epochs"]):
                 job.supernet.train()
                 job.epoch = epoch
                 started = time.perf_counter()
@@ -350,18 +402,10 @@ class OneShotStrategy(Strategy):
                 entry["seconds"] = time.perf_counter() - started
                 entry.update(self.measure(job))
                 job.curve.append(entry)
-                if context.journal is not None:
-                    context.journal.epoch(name, entry)
+                report(entry)
                 if path is not None:
                     self.save(job, path, fingerprint, epoch + 1)
-                if bar is not None:
-                    bar.update(epoch + 1, f"val_acc {entry['val_acc']:.1f} skips {entry['skips']}")
-            found = self.derivations(job)
-            if context.journal is not None:
-                context.journal.finish(name, {"derived": [entry["derived"] for entry in found]})
-            if bar is not None:
-                bar.close()
-        return found
+            return self.derivations(job)
 
     def start_job(self, index: int, name: str, data: TrainingData, device: torch.device) -> Job:
         """A fresh job: its supernet initialised from the job's seed, its data split, its generators."""

@@ -36,7 +36,7 @@ class LoggedTable(TableEvaluator):
 class CurveTable(TableEvaluator):
     """A training run faked from the table: epoch e of ``EPOCHS`` scores ``valid_acc_12 * e / EPOCHS``."""
 
-    reports_curve = True
+    curve_metrics = ("val_acc",)
     metrics = (*TableEvaluator.metrics, "val_acc", "epoch")
     objectives = "val_acc:max"
 
@@ -72,3 +72,4 @@ class NoCurve(Evaluator):
 
     def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
         return Result(OK, {"score": 1.0}, [], 0.0)
+

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from genomes import leaf
 
@@ -47,3 +49,21 @@ def drain(executor) -> dict:
         tag, result = executor.wait_any()
         results[tag] = result
     return results
+
+
+class CountingTask:
+    """A training job's stand-in: reports ``steps`` records with its process id and returns that id; with
+    ``die_once``, the first run SIGKILLs its own worker after the first record; with ``error``, it raises it."""
+
+    def __init__(self, steps: int, die_once: str | None = None, error: Exception | None = None) -> None:
+        self.steps, self.die_once, self.error = steps, die_once, error
+
+    def __call__(self, report: Callable[[dict], None]) -> int:
+        for step in range(1, self.steps + 1):
+            report({"epoch": step, "pid": os.getpid()})
+            if self.die_once is not None and not os.path.exists(self.die_once):
+                Path(self.die_once).touch()
+                os.kill(os.getpid(), signal.SIGKILL)
+        if self.error is not None:
+            raise self.error
+        return os.getpid()

@@ -74,3 +74,17 @@ def test_unknown_options_are_one_line_errors(name):
 
     with pytest.raises(NasbenchError, match=f"evaluator {name!r}"):
         get_evaluator(name, definitely_not_an_option=1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_declared_curve_reports_its_metrics_every_epoch_as_it_goes(name):
+    judge = evaluator(name)
+    entries: list[dict[str, float]] = []
+    result = judge.evaluate_with_curve(candidate(judge), seed=0, on_epoch=entries.append)
+    assert result.ok, result.error
+    if not judge.curve_metrics:
+        assert entries == []
+        return
+    assert entries and entries == result.curve
+    assert all(set(judge.curve_metrics) <= set(entry) for entry in entries)
+    assert set(judge.curve_metrics) <= set(judge.metrics)

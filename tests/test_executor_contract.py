@@ -6,7 +6,7 @@ A newly registered executor is tested here without editing this file.
 from __future__ import annotations
 
 import pytest
-from scripted import ScriptedEvaluator, arch, drain
+from scripted import CountingTask, ScriptedEvaluator, arch, drain
 
 from workers.executor import EXECUTORS
 
@@ -72,3 +72,17 @@ def test_capacity_evaluations_run_at_once(name, variant):
     spans = sorted((r.metrics["started"], r.metrics["ended"]) for r in results.values())
     overlap = max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
     assert overlap == executor.capacity
+
+
+@pytest.mark.parametrize(("name", "variant"), CASES)
+def test_a_task_runs_beside_evaluations_and_reports_in_order(name, variant):
+    records: list[dict] = []
+    with make(name, variant) as executor:
+        executor.submit(arch("score", 1.0), tag="before")
+        pid = executor.run_task(CountingTask(3), records.append)
+        with pytest.raises(ValueError, match="no luck"):
+            executor.run_task(CountingTask(1, error=ValueError("no luck")), lambda record: None)
+        executor.submit(arch("score", 2.0), tag="after")
+        results = drain(executor)
+    assert isinstance(pid, int) and records == [{"epoch": step, "pid": pid} for step in (1, 2, 3)]
+    assert results["before"].ok and results["after"].ok

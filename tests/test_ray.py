@@ -14,10 +14,12 @@ from pathlib import Path
 import optuna
 import pytest
 from ray_toys import EPOCHS, CurveTable, LoggedTable, NoCurve
+from scripted import CountingTask
 
 import search_spaces
 from nasbench.app.search import search
 from nasbench.errors import NasbenchError
+from results.journal import jobs_study_name
 from results.store import evaluated_trials
 from workers.executor import get_executor
 
@@ -94,6 +96,29 @@ def test_asha_stops_the_worst_candidates_and_stores_them_pruned(local_ray, backe
     # The stopped candidates are the weak ones: none beats the best that ran to the end.
     best = max(trial.values[0] for trial in complete)
     assert all(max(trial.intermediate_values.values()) < best for trial in pruned)
+
+
+@pytest.mark.parametrize("backend", ["ray", "local"])
+def test_asha_judges_on_the_searchs_objective(local_ray, backend):
+    options = {"scheduler": "asha", "grace_period": 1, "reduction_factor": 2,
+               **({"max_concurrent": 2} if backend == "ray" else {})}
+    results = search(strategy="random", space="nb201", evaluator=CurveTable(), budget=10, seed=2, storage="memory",
+                     progress=False, backend=backend, executor_options=options, objectives="params:min,val_acc:min")
+    trials = evaluated_trials(results.study)
+    pruned = [trial for trial in trials if trial.state.name == "PRUNED"]
+    complete = [trial for trial in trials if trial.state.name == "COMPLETE"]
+    assert pruned and complete
+    # Judged on val_acc to be minimized (params is not on the curve): none stopped is below the lowest that ran to
+    # the end. Every curve is its final value times epoch / EPOCHS, so its first epoch tells its final value.
+    lowest = min(trial.values[1] for trial in complete)
+    assert all(trial.intermediate_values[1] * EPOCHS > lowest for trial in pruned)
+
+
+@pytest.mark.parametrize("backend", ["ray", "local"])
+def test_asha_with_no_objective_on_the_curve_is_an_error(local_ray, backend):
+    with pytest.raises(NasbenchError, match="objectives params:min have none of them"):
+        search(strategy="random", space="nb201", evaluator=CurveTable(), budget=2, storage="memory", progress=False,
+               backend=backend, executor_options={"scheduler": "asha"}, objectives="params:min")
 
 
 def free_port() -> int:
@@ -185,3 +210,42 @@ def test_bad_ray_options_are_errors_before_anything_runs(local_ray, options, wor
     with pytest.raises(NasbenchError) as error:
         get_executor("ray", NoCurve(), **options)
     assert words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_task_runs_as_a_trial_and_its_records_reach_the_driver_as_it_goes(local_ray):
+    records: list[dict] = []
+    with get_executor("ray", NoCurve(), max_concurrent=1) as executor:
+        pid = executor.run_task(CountingTask(3), records.append)
+    assert pid != os.getpid()
+    assert records == [{"epoch": step, "pid": pid} for step in (1, 2, 3)]
+
+
+def test_a_task_that_raises_raises_on_the_driver(local_ray):
+    with get_executor("ray", NoCurve(), max_concurrent=1) as executor, pytest.raises(ValueError, match="no luck"):
+        executor.run_task(CountingTask(1, error=ValueError("no luck")), lambda record: None)
+
+
+def test_a_task_whose_worker_dies_is_retried(local_ray, tmp_path):
+    records: list[dict] = []
+    died = tmp_path / "died"
+    with get_executor("ray", NoCurve(), max_concurrent=1, max_failures=1) as executor:
+        pid = executor.run_task(CountingTask(2, str(died)), records.append)
+    assert died.exists() and records[-1] == {"epoch": 2, "pid": pid}
+    assert [record["epoch"] for record in records] == [1, 1, 2]  # the first attempt's record, then the retry's
+
+
+def test_a_one_shot_search_on_ray_trains_its_supernet_in_a_trial_as_it_would_locally(local_ray, tmp_path):
+    runs = {}
+    options = {"C": 4, "layers": 1, "epochs": 2, "batch_size": 16, "fraction": 0.1, "searches": 2}
+    for backend in ("local", "ray"):
+        url = f"sqlite:///{tmp_path / backend}.db"
+        results = search(strategy="gdas", space="nb201", evaluator="table", dataset="digits", budget=4, seed=3,
+                         storage=url, study="oneshot", progress=False, backend=backend, seeds="none",
+                         strategy_options=options, executor_options={"max_concurrent": 1} if backend == "ray" else None)
+        jobs = optuna.load_study(storage=url, study_name=jobs_study_name("oneshot")).get_trials()
+        runs[backend] = ([t.user_attrs["hash"] for t in evaluated_trials(results.study)],
+                         [[(e["epoch"], e["genotype"], e["val_acc"]) for e in t.user_attrs["epochs"]] for t in jobs])
+        assert [t.state.name for t in jobs] == ["COMPLETE", "COMPLETE"]
+        assert {p.name for p in (tmp_path / f"{backend}.jobs" / "oneshot").iterdir()} == {"gdas-search0.pt",
+                                                                                           "gdas-search1.pt"}
+    assert runs["ray"] == runs["local"] and [len(epochs) for epochs in runs["ray"][1]] == [2, 2]

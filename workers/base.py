@@ -79,8 +79,9 @@ class Evaluator(ABC):
     input_shape: tuple[int, int, int] = (3, 32, 32)
     num_classes: int = 10
 
-    # Whether ``evaluate_with_curve`` reports epochs as they finish, so that a scheduler can stop a candidate early.
-    reports_curve: ClassVar[bool] = False
+    # The metrics of every entry ``evaluate_with_curve`` reports as an epoch finishes (none: no curve), so that a
+    # scheduler can stop a candidate early on one of them.
+    curve_metrics: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def evaluate(self, arch: Architecture, fidelity: int | None = None, seed: int = 0) -> Result:
@@ -102,6 +103,11 @@ class Evaluator(ABC):
 
         Raises NasbenchError when the evaluator's configuration cannot apply to ``space``.
         """
+
+    @property
+    def reports_curve(self) -> bool:
+        """Whether ``evaluate_with_curve`` reports each epoch as it finishes."""
+        return bool(self.curve_metrics)
 
     @property
     def task(self) -> str:

@@ -15,7 +15,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from multiprocessing import connection, get_context
 from multiprocessing.context import SpawnProcess
@@ -23,12 +23,13 @@ from typing import Any
 
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
+from nasbench.objectives import Objective
 from nasbench.registry import Registry
 from workers.base import Evaluator, Result
+from workers.schedulers import early_stopping
 from workers.successive_halving import SuccessiveHalving
 
 Finished = tuple[Any, Result]  # (tag, result) of a finished evaluation
-SCHEDULERS = ("fifo", "asha")  # every candidate to the end, or early stopping on the curve
 
 
 @dataclass
@@ -80,10 +81,26 @@ class Executor(ABC):
     def capacity(self) -> int:
         """How many evaluations run concurrently."""
 
+    def use_objectives(self, objectives: Sequence[Objective]) -> None:  # noqa: B027 -- optional, as Evaluator's hooks
+        """The search's objectives, given before the first ``submit`` (an early-stopping scheduler judges on them).
+
+        Raises NasbenchError when the executor's configuration cannot apply to them.
+        """
+
     @property
     @abstractmethod
     def pending(self) -> int:
         """Submitted evaluations whose result has not been returned by ``wait_any`` yet."""
+
+    def run_task(self, task: Callable[[Callable[[dict[str, Any]], None]], Any],
+                 report: Callable[[dict[str, Any]], None]) -> Any:
+        """Run one long job of the search (a one-shot strategy's supernet search) and return its outcome.
+
+        ``task(progress)`` calls ``progress(record)`` as it goes; each record reaches ``report`` in this thread. An
+        exception of the task is raised here. By default it runs in this process; an executor that runs its
+        evaluations elsewhere runs it there, with one evaluation's resources.
+        """
+        return task(report)
 
     def submit(self, arch: Architecture, fidelity: int | None = None, seed: int = 0, tag: Any = None) -> int:
         """Queue an evaluation of ``arch``; ``tag`` (default: the returned job id) comes back with its result."""
@@ -220,10 +237,11 @@ class ProcessPoolExecutor(Executor):
         self.timeout = timeout
         self._context = get_context("spawn")  # fork would copy torch's thread pools and locks into the child
         try:
-            self._payload = pickle.dumps(evaluator)
+            pickle.dumps(evaluator)
         except (pickle.PicklingError, TypeError, AttributeError) as error:
             raise NasbenchError(f"evaluator {evaluator.name!r} cannot be sent to worker processes (it must be "
                                 f"picklable, defined at module level): {error}") from None
+        self._payload: bytes | None = None  # pickled when the first worker starts, with the search's settings
         self._slots: list[_Worker | None] = [None] * workers
         self._queue: deque[Job] = deque()
         self._finished: deque[tuple[Job, Result]] = deque()
@@ -247,6 +265,8 @@ class ProcessPoolExecutor(Executor):
     def _dispatch(self) -> None:
         for index in range(len(self._slots)):
             while self._queue and (self._slots[index] is None or self._slots[index].job is None):
+                if self._payload is None:
+                    self._payload = pickle.dumps(self.evaluator)
                 worker = self._slots[index] or _Worker(self._context, self._payload, self.threads)
                 self._slots[index] = worker
                 job = self._queue.popleft()
@@ -358,13 +378,11 @@ class LocalExecutor(Executor):
     def __init__(self, evaluator: Evaluator, workers: int = 1, threads: int | None = None,
                  timeout: float | None = None, scheduler: str = "fifo", grace_period: int = 1,
                  reduction_factor: int = 4) -> None:
-        if scheduler not in SCHEDULERS:
-            raise NasbenchError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
+        self._stopping = early_stopping(evaluator, scheduler, grace_period, reduction_factor)
         self._rungs: tempfile.TemporaryDirectory[str] | None = None
-        if scheduler == "asha":
+        if self._stopping is not None:
             self._rungs = tempfile.TemporaryDirectory(prefix="nasbench-asha-")
-            evaluator = SuccessiveHalving(evaluator, os.path.join(self._rungs.name, "rungs.journal"), grace_period,
-                                          reduction_factor)
+            evaluator = SuccessiveHalving(evaluator, os.path.join(self._rungs.name, "rungs.journal"), self._stopping)
         super().__init__(evaluator)
         self.backend: Executor = (InProcessExecutor(evaluator) if workers <= 1
                                   else ProcessPoolExecutor(evaluator, workers, threads, timeout))
@@ -376,6 +394,11 @@ class LocalExecutor(Executor):
     @property
     def isolated(self) -> bool:
         return self.backend.isolated
+
+    def use_objectives(self, objectives: Sequence[Objective]) -> None:
+        """Successive halving judges candidates on the first of ``objectives`` their curve reports."""
+        if self._stopping is not None:
+            self._stopping.use_objectives(objectives)
 
     @property
     def pending(self) -> int:

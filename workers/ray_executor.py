@@ -12,10 +12,16 @@ reason after the last retry, PRUNED with its curve when ASHA stopped it.
 Without ``address`` a local Ray starts with the machine's resources (bound to 127.0.0.1 when the environment says so,
 see the README) and is shut down by ``close``; ``address="auto"`` or ``"ray://host:10001"`` joins a running cluster,
 which is left running.
+
+A one-shot strategy's supernet search (``run_task``) is one more trial of the same experiment, with one evaluation's
+resources: its epochs come back to the driver's journal and progress bar as it trains, a worker that dies is
+retried (the job continues from its last checkpoint, in the search's folder, which a cluster's nodes must share),
+and ASHA never stops it (its reports carry no epoch metric).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
@@ -28,20 +34,23 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
+from nasbench.objectives import Objective
 from workers.base import PRUNED, Evaluator, Result
-from workers.executor import SCHEDULERS, Executor, Finished, Job, register_executor, safe_evaluate
+from workers.executor import Executor, Finished, Job, register_executor, safe_evaluate
+from workers.schedulers import early_stopping
 
 IDLE_WAIT_SECONDS = 0.9  # under the second Tune sleeps when its searcher has nothing to suggest
 PROBE_SECONDS = 5.0  # to reach a cluster's address before Ray is asked to join it
 RAY_MISSING = "the ray backend needs Ray Tune: pip install 'nasbench[ray]'"
 FINAL = "nasbench_result"  # the key of a trial's last report: the evaluation's Result as JSON
 EPOCH = "nasbench_epoch"  # the key of each epoch's report: the evaluator's curve entry as JSON
+PROGRESS = "nasbench_progress"  # the key of a task's records, as JSON
+OUTCOME = "nasbench_outcome"  # the key of a task's last report: its return value or exception, pickled
 # Tune logs every trial's results to files and reports trials on the terminal; the Optuna study is the record of a
 # search and its progress bar the display, so those only cost (a failure's reason is in its Result).
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
@@ -61,9 +70,15 @@ def _ray() -> tuple[Any, Any]:
 
 
 def run_trial(config: dict[str, Any], evaluator: Evaluator) -> None:
-    """A Tune function trainable: evaluate the candidate in ``config``, reporting each epoch, then the Result."""
+    """A Tune function trainable: evaluate the candidate in ``config``, reporting each epoch, then the Result.
+
+    A ``config`` with a ``task`` runs that task instead (``run_task_trial``).
+    """
     from ray import tune
 
+    if "task" in config:
+        run_task_trial(config)
+        return
     job = Job(config["job"], None, Architecture.from_json(config["genome"]), config["fidelity"], config["seed"])
     evaluator.setup()
     reported: dict[str, Any] = {"epoch": 0}
@@ -77,6 +92,34 @@ def run_trial(config: dict[str, Any], evaluator: Evaluator) -> None:
     result = safe_evaluate(evaluator, job, on_epoch=report)
     # The last epoch's numbers again, so that a scheduler reading them finds its metric in every report.
     tune.report({**reported, FINAL: json.dumps(result_to_dict(result))})
+
+
+def run_task_trial(config: dict[str, Any]) -> None:
+    """Run the pickled task in ``config``, reporting its records, then its return value or its exception."""
+    from ray import cloudpickle, tune
+
+    task = cloudpickle.loads(base64.b64decode(config["payload"]))
+    try:
+        outcome: tuple[str, Any] = ("returned", task(lambda record: tune.report({PROGRESS: json.dumps(record)})))
+    except Exception as error:  # noqa: BLE001 -- raised again on the driver, as an in-process task's would be
+        outcome = ("raised", error)
+    try:
+        packed = _pack(outcome)
+    except Exception as error:  # noqa: BLE001 -- an outcome that cannot travel is said in words
+        packed = _pack(("raised", NasbenchError(f"the task's outcome cannot be sent back: {error}")))
+    tune.report({OUTCOME: packed})
+
+
+def _pack(value: Any) -> str:
+    from ray import cloudpickle
+
+    return base64.b64encode(cloudpickle.dumps(value)).decode("ascii")
+
+
+def _unpack(text: str) -> Any:
+    from ray import cloudpickle
+
+    return cloudpickle.loads(base64.b64decode(text))
 
 
 def result_to_dict(result: Result) -> dict[str, Any]:
@@ -109,16 +152,13 @@ class Channel:
     def __init__(self) -> None:
         self.name = uuid.uuid4().hex
         self.waiting: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self.finished: queue.SimpleQueue[tuple[int, Result, float]] = queue.SimpleQueue()
+        self.finished: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
+        self.tasks: dict[int, queue.SimpleQueue[tuple[str, Any]]] = {}  # task -> its records, then its end
         self.closed = threading.Event()
-        self.waited: dict[int, float] = {}  # job -> seconds between the executor and Tune so far
-        self.in_tune = 0  # candidates handed to Tune whose Result has not come back
+        self.in_tune = 0  # configs handed to Tune whose trial has not ended
 
 
 CHANNELS: dict[str, Channel] = {}
-# Per evaluation, the seconds the adapter adds (submit to Tune's suggest, Tune's completion to wait_any), for
-# benchmarks/ray_scaling.py; the latest evaluations only.
-ADAPTER_SECONDS: deque[float] = deque(maxlen=10_000)
 
 
 def channel_named(name: str) -> Channel | None:
@@ -152,7 +192,6 @@ def _searcher_class() -> type:
             except queue.Empty:
                 return None
             channel.in_tune += 1
-            channel.waited[config["job"]] = time.perf_counter() - config["submitted"]
             return config
 
         def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -174,12 +213,17 @@ def _callback_class() -> type:
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
             if EPOCH in result:
                 self.curves.setdefault(trial.trial_id, []).append(json.loads(result[EPOCH]))
+            elif PROGRESS in result:
+                _tell_task(self.channel, trial.config["task"], "progress", json.loads(result[PROGRESS]))
 
         def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             self.curves.pop(trial.trial_id, None)  # the retry trains from its first epoch again
 
         def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
             last = trial.last_result or {}
+            if "task" in trial.config:
+                _end_task(self.channel, trial.config["task"], "outcome", last.get(OUTCOME))
+                return
             curve = self.curves.pop(trial.trial_id, [])
             if FINAL in last:
                 result = result_from_dict(json.loads(last[FINAL]))
@@ -190,6 +234,9 @@ def _callback_class() -> type:
             _deliver(self.channel, trial.config["job"], result)
 
         def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+            if "task" in trial.config:
+                _end_task(self.channel, trial.config["task"], "failed", _failure_reason(trial))
+                return
             curve = self.curves.pop(trial.trial_id, [])
             _deliver(self.channel, trial.config["job"], Result.failure(_failure_reason(trial), 0.0, curve))
 
@@ -197,30 +244,47 @@ def _callback_class() -> type:
 
 
 def trial_name(trial: Any) -> str:
-    """A trial's name and folder: its job (Tune's default spells the whole config, genome included)."""
-    return f"job{trial.config['job']}_{trial.trial_id}"
+    """A trial's name and folder: its job or task (Tune's default spells the whole config, genome included)."""
+    config = trial.config
+    return f"job{config['job']}_{trial.trial_id}" if "job" in config else f"task{config['task']}_{trial.trial_id}"
 
 
 def _deliver(channel: str, job: int, result: Result) -> None:
     found = channel_named(channel)
     if found is not None:  # else the executor closed and dropped its unfinished evaluations
         found.in_tune -= 1
-        found.finished.put((job, result, time.perf_counter()))
+        found.finished.put((job, result))
+
+
+def _tell_task(channel: str, task: int, kind: str, value: Any) -> None:
+    found = channel_named(channel)
+    box = found.tasks.get(task) if found is not None else None
+    if box is not None:
+        box.put((kind, value))
+
+
+def _end_task(channel: str, task: int, kind: str, value: Any) -> None:
+    found = channel_named(channel)
+    if found is not None:
+        found.in_tune -= 1
+        _tell_task(channel, task, kind, value)
 
 
 def _failure_reason(trial: Any) -> str:
     # Tune writes a failed trial's exception beside the trial on the driver (the error file holds every attempt's).
-    text = ""
+    from ray.exceptions import RayActorError, WorkerCrashedError
+
+    text, died = "", False
     try:
         if trial.pickled_error_file and os.path.exists(trial.pickled_error_file):
             with open(trial.pickled_error_file, "rb") as file:
-                text = str(pickle.load(file))
+                error = pickle.load(file)
+            died, text = isinstance(error, (RayActorError, WorkerCrashedError)), str(error)
         elif trial.error_file and os.path.exists(trial.error_file):
             with open(trial.error_file) as file:
                 text = file.read()
     except Exception:  # noqa: BLE001 -- the reason is best effort; the failure itself is certain
         text = ""
-    died = "actor is dead" in text.lower() or "died" in text.lower()
     detail = next((line.strip() for line in text.splitlines() if "exit detail" in line.lower()), "")
     last = next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "no reason recorded")
     detail = detail or last
@@ -246,14 +310,9 @@ class RayExecutor(Executor):
                  scheduler: str = "fifo", grace_period: int = 1, reduction_factor: int = 4, max_failures: int = 3,
                  num_cpus: int | None = None, num_gpus: int | None = None) -> None:
         super().__init__(evaluator)
-        ray, tune = _ray()
-        if scheduler not in SCHEDULERS:
-            raise NasbenchError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {scheduler!r}")
-        if scheduler == "asha" and not evaluator.reports_curve:
-            raise NasbenchError(f"--scheduler asha stops candidates on their per-epoch curve, and evaluator "
-                                f"{evaluator.name!r} reports none")
+        ray, _ = _ray()
+        self._stopping = early_stopping(evaluator, scheduler, grace_period, reduction_factor)
         for what, value, least in (("cpus_per_trial", cpus_per_trial, 0.0), ("gpus_per_trial", gpus_per_trial, 0.0),
-                                   ("grace_period", grace_period, 1), ("reduction_factor", reduction_factor, 2),
                                    ("max_failures", max_failures, 0)):
             if value < least:
                 raise NasbenchError(f"{what} must be at least {least}, got {value}")
@@ -278,36 +337,50 @@ class RayExecutor(Executor):
                 math.floor(gpus / gpus_per_trial + 1e-9) if gpus_per_trial else math.inf]
         held = min(fits)
         self._capacity = int(concurrent if concurrent is not None else (held if math.isfinite(held) else cpus or 1))
+        self._resources = {"cpu": cpus_per_trial, "gpu": gpus_per_trial}
+        self._max_failures = max_failures
         self._channel = Channel()
         CHANNELS[self._channel.name] = self._channel
         self._tags: dict[int, Any] = {}
-        self._done: dict[int, tuple[Result, float]] = {}
-        metric, mode = _asha_target(evaluator) if scheduler == "asha" else (None, None)
-        schedule = (tune.schedulers.ASHAScheduler(time_attr="epoch", metric=metric, mode=mode,
-                                                  grace_period=grace_period, reduction_factor=reduction_factor,
-                                                  max_t=10**6)
-                    if scheduler == "asha" else None)
-        trainable = tune.with_resources(tune.with_parameters(run_trial, evaluator=evaluator),
-                                        {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
+        self._done: dict[int, Result] = {}
+        self._tasks = 0
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None  # Tune's experiment, started by the first submission
+
+    def _start(self) -> None:
+        """Start the Tune experiment (once the search's objectives are known, which ASHA judges on)."""
+        if self._thread is not None:
+            return
+        _, tune = _ray()
+        stopping = self._stopping
+        schedule = (tune.schedulers.ASHAScheduler(time_attr="epoch", metric=stopping.target.metric,
+                                                  mode=stopping.target.direction[:3],  # Tune's "max"/"min"
+                                                  grace_period=stopping.grace_period,
+                                                  reduction_factor=stopping.reduction_factor, max_t=10**6)
+                    if stopping is not None else None)
+        trainable = tune.with_resources(tune.with_parameters(run_trial, evaluator=self.evaluator), self._resources)
         self._folder = tempfile.mkdtemp(prefix="nasbench-ray-")
-        self._tuner = tune.Tuner(
+        tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=_searcher_class()(self._channel.name), scheduler=schedule,
                                         num_samples=-1, max_concurrent_trials=self._capacity, reuse_actors=True,
                                         trial_name_creator=trial_name, trial_dirname_creator=trial_name),
             run_config=tune.RunConfig(storage_path=self._folder, name="nasbench", verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=max_failures),
+                                      failure_config=tune.FailureConfig(max_failures=self._max_failures),
                                       stop=_stopper(self._channel.name),
                                       callbacks=[_callback_class()(self._channel.name)]))
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._fit, name="nasbench-tune", daemon=True)
+        self._thread = threading.Thread(target=self._fit, args=(tuner,), name="nasbench-tune", daemon=True)
         self._thread.start()
 
-    def _fit(self) -> None:
+    def _fit(self, tuner: Any) -> None:
         try:
-            self._tuner.fit()
-        except BaseException as error:  # noqa: BLE001 -- surfaced to the driver by wait_any
+            tuner.fit()
+        except BaseException as error:  # noqa: BLE001 -- surfaced to the driver by wait_any and run_task
             self._error = error
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise NasbenchError(f"Ray Tune stopped: {self._error}") from self._error
 
     @property
     def capacity(self) -> int:
@@ -321,10 +394,45 @@ class RayExecutor(Executor):
     def pending(self) -> int:
         return len(self._tags)
 
+    def use_objectives(self, objectives: Sequence[Objective]) -> None:
+        """ASHA judges candidates on the first of ``objectives`` their curve reports."""
+        if self._stopping is not None:
+            self._stopping.use_objectives(objectives)
+
     def _enqueue(self, job: Job) -> None:
+        self._start()
         self._tags[job.id] = job.tag
         self._channel.waiting.put({"job": job.id, "genome": job.arch.to_json(indent=None), "fidelity": job.fidelity,
-                                   "seed": job.seed, "submitted": time.perf_counter()})
+                                   "seed": job.seed})
+
+    def run_task(self, task: Callable[[Callable[[dict[str, Any]], None]], Any],
+                 report: Callable[[dict[str, Any]], None]) -> Any:
+        """Run ``task`` as one trial with one evaluation's resources, passing its records to ``report`` here."""
+        self._start()
+        number, self._tasks = self._tasks, self._tasks + 1
+        box: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._channel.tasks[number] = box
+        self._channel.waiting.put({"task": number, "payload": _pack(task)})
+        try:
+            while True:
+                self._check()
+                try:
+                    kind, value = box.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if kind == "progress":
+                    report(value)
+                elif kind == "failed":
+                    raise NasbenchError(f"the training job failed on Ray: {value}")
+                elif value is None:
+                    raise NasbenchError("the training job was stopped before it finished")
+                else:
+                    how, outcome = _unpack(value)
+                    if how == "raised":
+                        raise outcome
+                    return outcome
+        finally:
+            self._channel.tasks.pop(number, None)
 
     def wait_any(self, handles: Collection[int] | None = None, timeout: float | None = None) -> Finished | None:
         wanted = [job for job in self._tags if handles is None or job in handles]
@@ -334,26 +442,24 @@ class RayExecutor(Executor):
         while True:
             ready = next((job for job in wanted if job in self._done), None)
             if ready is not None:
-                result, delivered = self._done.pop(ready)
-                ADAPTER_SECONDS.append(self._channel.waited.pop(ready, 0.0) + time.perf_counter() - delivered)
-                return self._tags.pop(ready), result
-            if self._error is not None:
-                raise NasbenchError(f"Ray Tune stopped: {self._error}") from self._error
+                return self._tags.pop(ready), self._done.pop(ready)
+            self._check()
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return None
             try:
-                job, result, delivered = self._channel.finished.get(timeout=0.5 if left is None else min(left, 0.5))
+                job, result = self._channel.finished.get(timeout=0.5 if left is None else min(left, 0.5))
             except queue.Empty:
                 continue
             if job in self._tags:
-                self._done[job] = (result, delivered)
+                self._done[job] = result
 
     def close(self) -> None:
         self._channel.closed.set()
         self._tags.clear()
         self._done.clear()
-        self._thread.join(timeout=60)
+        if self._thread is not None:
+            self._thread.join(timeout=60)
         CHANNELS.pop(self._channel.name, None)
         self._shutdown()
 
@@ -400,11 +506,6 @@ def _probe(address: str) -> None:
     except (OSError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
         raise NasbenchError(f"cannot connect to Ray at {address!r}: {reason}") from None
-
-
-def _asha_target(evaluator: Evaluator) -> tuple[str, str]:
-    objective = evaluator.default_objectives()[0]
-    return objective.metric, objective.direction[:3]  # Tune's "max"/"min"
 
 
 def _stopper(channel: str) -> Any:

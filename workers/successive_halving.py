@@ -20,8 +20,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from nasbench.architecture import Architecture
-from nasbench.errors import NasbenchError
 from workers.base import PRUNED, Evaluator, Result
+from workers.schedulers import EarlyStopping
 
 RUNGS_STUDY = "successive-halving"
 
@@ -35,20 +35,17 @@ class _Stopped(BaseException):
 
 
 class SuccessiveHalving(Evaluator):
-    """``evaluator`` with candidates stopped early by asynchronous successive halving on its per-epoch curve."""
+    """``evaluator`` with candidates stopped early by asynchronous successive halving on its per-epoch curve.
 
-    def __init__(self, evaluator: Evaluator, journal: str, grace_period: int = 1, reduction_factor: int = 4) -> None:
-        if not evaluator.reports_curve:
-            raise NasbenchError(f"--scheduler asha stops candidates on their per-epoch curve, and evaluator "
-                                f"{evaluator.name!r} reports none")
-        for what, value, least in (("grace_period", grace_period, 1), ("reduction_factor", reduction_factor, 2)):
-            if value < least:
-                raise NasbenchError(f"{what} must be at least {least}, got {value}")
+    ``stopping`` (checked by ``workers.schedulers.early_stopping``) gives the rungs and the objective judged.
+    """
+
+    def __init__(self, evaluator: Evaluator, journal: str, stopping: EarlyStopping) -> None:
         self.inner = evaluator
         self.journal = journal
-        self.grace_period, self.reduction_factor = int(grace_period), int(reduction_factor)
-        self.target = evaluator.default_objectives()[0]
+        self.stopping = stopping
         self.name, self.metrics, self.objectives = evaluator.name, evaluator.metrics, evaluator.objectives
+        self.curve_metrics = evaluator.curve_metrics
         self.input_shape, self.num_classes = evaluator.input_shape, evaluator.num_classes
         self._study: optuna.Study | None = None
 
@@ -70,11 +67,11 @@ class SuccessiveHalving(Evaluator):
         """The private study of every evaluation's curve, shared by the processes of a pool through its journal."""
         if self._study is None:
             storage = JournalStorage(JournalFileBackend(self.journal))
-            pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=self.grace_period,
-                                                            reduction_factor=self.reduction_factor,
+            pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=self.stopping.grace_period,
+                                                            reduction_factor=self.stopping.reduction_factor,
                                                             min_early_stopping_rate=0)
             self._study = optuna.create_study(storage=storage, study_name=RUNGS_STUDY, pruner=pruner,
-                                              direction=self.target.direction, load_if_exists=True)
+                                              direction=self.stopping.target.direction, load_if_exists=True)
         return self._study
 
     def __getstate__(self) -> dict[str, Any]:
@@ -92,13 +89,14 @@ class SuccessiveHalving(Evaluator):
         """``evaluate``, passing each epoch on to ``on_epoch`` before the pruner judges it."""
         started = time.perf_counter()
         trial = self.study().ask()
+        metric = self.stopping.target.metric
         curve: list[dict[str, float]] = []
 
         def judge(entry: dict[str, float]) -> None:
             curve.append(dict(entry))
             if on_epoch is not None:
                 on_epoch(entry)
-            value = entry.get(self.target.metric)
+            value = entry.get(metric)
             if value is None or not math.isfinite(value):
                 return
             trial.report(float(value), int(entry.get("epoch", len(curve))))
@@ -112,7 +110,7 @@ class SuccessiveHalving(Evaluator):
             reached = int(curve[-1].get("epoch", len(curve)))
             return Result(PRUNED, dict(curve[-1]), curve, time.perf_counter() - started,
                           f"stopped early by successive halving after epoch {reached}")
-        value = result.metrics.get(self.target.metric) if result.ok else None
+        value = result.metrics.get(metric) if result.ok else None
         if value is not None and math.isfinite(value):
             self.study().tell(trial, float(value))
         else:

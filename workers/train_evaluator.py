@@ -53,7 +53,7 @@ class TrainEvaluator(Evaluator):
     """
 
     objectives = "val_acc:max"
-    reports_curve = True
+    curve_metrics = ("train_loss", "train_acc", "val_loss", "val_acc")
     smoke_options = {"epochs": 1, "fraction": 0.3}
     # A search on a CPU: 3 epochs keep the main job at a few minutes, and one torch thread per evaluation because
     # the small networks gain little from intra-op threads, while OpenMP threads competing with other processes for

@@ -90,6 +90,8 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     executor_settings = {**({"workers": workers} if workers is not None else {}), **dict(executor_options or {})}
     executor = get_executor(backend, judge, **executor_settings)
     try:
+        executor.use_objectives(goals)
+        context.runner = executor.run_task
 
         store = open_storage(storage)
         if name in study_names(store):
