@@ -38,6 +38,10 @@ class SearchProgress:
                  trace: TracebackType | None) -> None:
         self.progress.stop()
 
+    def warn(self, message: str) -> None:
+        """Print ``message`` above the bars (on the console even when the bars are off)."""
+        self.progress.console.print(message, style="yellow", markup=False, highlight=False)
+
     def job(self, label: str, total: int) -> JobProgress:
         """A second bar, under the search's, over the ``total`` epochs of a training job (a supernet search)."""
         return JobProgress(self.progress, label, total)

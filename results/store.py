@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import optuna
 from optuna.distributions import BaseDistribution
@@ -26,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, format_objectives, values_of
 
+SQLITE = "sqlite:///"
 DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MEMORY = "memory"
 CHECKPOINT_KEY = "nasbench:checkpoint"
@@ -34,27 +36,41 @@ FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def open_storage(url: str | BaseStorage | None = DEFAULT_STORAGE) -> BaseStorage:
+def open_storage(url: str | BaseStorage | None = DEFAULT_STORAGE, read_only: bool = False) -> BaseStorage:
     """An Optuna storage from a URL (``sqlite:///path``, ``postgresql://...``, ``memory``) or a storage object.
 
-    The directory of an SQLite file is created if missing; a URL that cannot be opened is a one-line NasbenchError.
+    The directory of an SQLite file is created if missing. ``read_only``: the store must exist and is not changed
+    (an SQLite file is opened read-only, and a missing one is an error naming it). A URL that cannot be opened is a
+    one-line NasbenchError.
     """
     if isinstance(url, BaseStorage):
         return url
     if url is None or url == MEMORY:
+        if read_only:
+            raise NasbenchError("an in-memory storage holds no study to read: give the storage URL of a search")
         return InMemoryStorage()
     text = str(url)
     if "://" not in text:
         raise NasbenchError(f"storage must be an Optuna storage URL such as sqlite:///results/nasbench.db "
                             f"or 'memory', got {text!r}")
-    if text.startswith("sqlite:///"):
-        path = text[len("sqlite:///"):]
+    opened = text
+    if text.startswith(SQLITE):
+        path = text[len(SQLITE):]
         if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            file = Path(path).expanduser()
+            if read_only:
+                if not file.is_file():
+                    raise NasbenchError(f"no store at {file}: the SQLite file does not exist")
+                # SQLite's own read-only mode: reading a file never creates tables in it or upgrades its schema.
+                opened = f"{SQLITE}file:{quote(str(file.resolve()))}?mode=ro&uri=true"
+            else:
+                file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.get_storage(text)
+        return optuna.storages.get_storage(opened)
     except Exception as error:  # SQLAlchemy and the drivers raise many types; all mean "cannot open"
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if read_only and "readonly database" in reason:  # Optuna found no tables and tried to create them
+            reason = "it is an SQLite file without an Optuna study"
         raise NasbenchError(f"cannot open storage {text!r}: {reason}") from None
 
 
@@ -66,10 +82,25 @@ def storage_url(storage: str | BaseStorage | None) -> str | None:
     if storage is None or storage == MEMORY:
         return None
     text = str(storage)
-    prefix = "sqlite:///"
-    if text.startswith(prefix) and not text[len(prefix):].startswith("/"):
-        return prefix + str(Path(text[len(prefix):]).expanduser().resolve())
+    if text.startswith(SQLITE) and not text[len(SQLITE):].startswith("/"):
+        return SQLITE + str(Path(text[len(SQLITE):]).expanduser().resolve())
     return text
+
+
+def beside_store(storage: str | BaseStorage | None, suffix: str) -> Path | None:
+    """A folder kept with the store (None for an in-memory one, whose study nothing outlives).
+
+    ``<folder of the SQLite file>/<its stem><suffix>`` (two databases in one folder never share it), or
+    ``results/<stem of the default database><suffix>`` for other storages.
+    """
+    url = storage_url(storage)
+    if url is None:
+        return None
+    if url.startswith(SQLITE):
+        database = Path(url[len(SQLITE):])
+        return database.parent / f"{database.stem}{suffix}"
+    default = Path(DEFAULT_STORAGE[len(SQLITE):])
+    return default.parent / f"{default.stem}{suffix}"
 
 
 def study_names(storage: BaseStorage) -> list[str]:
@@ -111,9 +142,12 @@ def study_objectives(study: optuna.Study) -> tuple[Objective, ...]:
     return tuple(Objective(metric, d.name.lower()) for metric, d in zip(metrics, study.directions))
 
 
-def load_study(storage: str | BaseStorage | None, name: str | None = None) -> optuna.Study:
-    """An existing study; without a name, the only study of the storage. Missing studies are NasbenchErrors."""
-    store = open_storage(storage)
+def load_study(storage: str | BaseStorage | None, name: str | None = None, read_only: bool = True) -> optuna.Study:
+    """An existing study; without a name, the only study of the storage. Missing studies are NasbenchErrors.
+
+    By default the store is opened ``read_only`` (``open_storage``).
+    """
+    store = open_storage(storage, read_only)
     names = study_names(store)
     if name is None:
         if len(names) != 1:

@@ -87,10 +87,10 @@ class SearchResults:
 
     @property
     def dashboard_command(self) -> str | None:
-        """The shell command that opens optuna-dashboard on this study's storage, bound to 127.0.0.1."""
+        """The shell command that serves the dashboard of this study's storage (with its drawings) on 127.0.0.1."""
         if self.storage is None:
             return None
-        return f"optuna-dashboard --host 127.0.0.1 {shlex.quote(self.storage)}"
+        return f"nasbench dashboard --storage {shlex.quote(self.storage)}"
 
 
 def origin(attrs: dict) -> str:

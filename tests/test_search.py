@@ -163,7 +163,7 @@ def test_cli_end_to_end_with_results_commands(cli, tmp_path):
     code, out, err = cli("search", "--strategy", "evolution", "--config", "search.yaml", "--storage", url,
                          "--study", "e2e", "--budget", "15")
     assert code == 0, err
-    assert f"optuna-dashboard --host 127.0.0.1 {url}" in out
+    assert f"nasbench dashboard --storage {url}" in out
     code, out, _ = cli("results", "show", "--storage", url, "--json")
     rows = json.loads(out)
     assert len(rows) == 15 and rows[0]["seed_name"] == "nb201_resnet"
@@ -231,8 +231,8 @@ def test_cli_end_to_end_with_results_commands(cli, tmp_path):
     (["search", "--space", "nb201", "--evaluator", "table", "--evaluator-option", "tabel=x.csv"],
      "evaluator 'table': unknown option(s) tabel"),
     (["search", "--config", "missing.yaml"], "config file not found"),
-    (["results", "show", "--storage", "sqlite:///empty.db", "--study", "x"], "no study 'x'"),
-    (["results", "export", "--format", "xls", "--storage", "sqlite:///empty.db"], "choose a study"),
+    (["results", "show", "--storage", "sqlite:///empty.db", "--study", "x"], "no store at empty.db"),
+    (["results", "export", "--format", "xls", "--storage", "sqlite:///empty.db"], "no store at empty.db"),
 ])
 def test_cli_bad_input_is_a_one_line_error(cli, args, message, tmp_path):
     code, _, err = cli(*args)

@@ -79,6 +79,9 @@ class Evaluator(ABC):
     input_shape: tuple[int, int, int] = (3, 32, 32)
     num_classes: int = 10
 
+    # Whether a search stores each trial's drawings unless told (off where drawing costs more than evaluating).
+    drawings: ClassVar[bool] = True
+
     # The metrics of every entry ``evaluate_with_curve`` reports as an epoch finishes (none: no curve), so that a
     # scheduler can stop a candidate early on one of them.
     curve_metrics: ClassVar[tuple[str, ...]] = ()

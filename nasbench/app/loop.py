@@ -36,6 +36,7 @@ from nasbench.errors import GenomeError, NasbenchError
 from nasbench.limits import size_limit_error
 from nasbench.objectives import ANALYTIC_METRICS, Objective, values_of
 from nasbench.threads import num_threads
+from results.artifacts import TrialArtifacts
 from results.display import SearchProgress
 from results.store import TrialHandle, TrialWriter, evaluated_trials
 from search_spaces.base import SearchSpace, Variable
@@ -94,8 +95,10 @@ class SearchLoop:
     def __init__(self, study: optuna.Study, space: SearchSpace, strategy: Strategy, executor: Executor,
                  objectives: tuple[Objective, ...], budget: int, seed: int = 0,
                  fidelity: int | None = None, max_params: int | None = None, max_macs: int | None = None,
-                 max_duplicates: int = MAX_DUPLICATES, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+                 max_duplicates: int = MAX_DUPLICATES, checkpoint_every: int = CHECKPOINT_EVERY,
+                 artifacts: TrialArtifacts | None = None) -> None:
         self.study, self.space, self.strategy = study, space, strategy
+        self.artifacts = artifacts  # each trial's drawings and note, written while it is evaluated
         self.executor, self.objectives = executor, objectives
         self.budget, self.seed, self.fidelity = budget, seed, fidelity
         self.max_params, self.max_macs, self.max_duplicates = max_params, max_macs, max_duplicates
@@ -158,12 +161,15 @@ class SearchLoop:
                     if replayable:
                         self.conclude(candidate, prepared.hash, self._take_replay(prepared.hash), bar)
                         continue
-                    handle = self.writer.start(self.attrs(candidate, prepared), *self.encoding(candidate.arch))
+                    attrs = self.attrs(candidate, prepared)
+                    handle = self.writer.start(attrs, *self.encoding(candidate.arch))
                     reason = prepared.error or size_limit_error(prepared.params, prepared.macs, self.max_params,
                                                                 self.max_macs)
                     if reason is not None:
                         self.finish(Pending(handle, candidate, prepared, source), Result.failure(reason), bar)
                         continue
+                    if self.artifacts is not None:
+                        self.artifacts.attach(handle.trial_id, candidate.arch, attrs)
                     job = pool.submit(candidate.arch, self.fidelity, self.seed)
                     pending[job] = Pending(handle, candidate, prepared, source)
                     running.add(prepared.hash)
@@ -318,7 +324,9 @@ class SearchLoop:
             return None, None
 
     def finish(self, job: Pending, result: Result, bar: SearchProgress) -> None:
-        """Store the result with every objective's value, then tell it."""
+        """Store the result with every objective's value (after the trial's artifacts), then tell it."""
+        if self.artifacts is not None:
+            self.artifacts.wait(job.handle.trial_id)
         pruned = result.status == PRUNED
         scored = result.ok or pruned
         metrics = {**result.metrics, **job.prepared.analytic()} if scored else dict(result.metrics)

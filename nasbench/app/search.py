@@ -24,9 +24,10 @@ from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, check_metrics, format_objectives, parse_objectives
 from nasbench.options import signature_options
+from results.artifacts import ARTIFACTS_SUFFIX, TrialArtifacts
 from results.display import SearchProgress, print_summary
-from results.journal import StudyJournal
-from results.store import DEFAULT_STORAGE, open_storage, open_study, storage_url, study_names
+from results.journal import JOBS_SUFFIX, StudyJournal
+from results.store import DEFAULT_STORAGE, beside_store, open_storage, open_study, storage_url, study_names
 from results.summary import SearchResults
 from search_spaces.base import SearchSpace
 from strategies import get as get_strategy
@@ -42,7 +43,6 @@ DEFAULT_BUDGET = 20
 DEFAULT_STRATEGY = "evolution"
 DEFAULT_EVALUATOR = "train"
 DEFAULT_DATASET = "digits"
-SQLITE = "sqlite:///"
 
 
 def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph", dataset: str | None = None,
@@ -55,7 +55,7 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
            max_duplicates: int = MAX_DUPLICATES, backend: str = "local",
            space_options: Mapping[str, Any] | None = None, evaluator_options: Mapping[str, Any] | None = None,
            executor_options: Mapping[str, Any] | None = None,
-           checkpoint_every: int = CHECKPOINT_EVERY) -> SearchResults:
+           checkpoint_every: int = CHECKPOINT_EVERY, drawings: bool | None = None) -> SearchResults:
     """Run (or resume) a search and return its results (the Optuna study, best trials, leaderboard).
 
     ``dataset`` and ``table`` are the evaluator's options of those names (the train evaluator's dataset defaults to
@@ -66,7 +66,10 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     how many evaluations it runs at once (the executor's ``workers`` option; others go through ``executor_options``).
     ``study`` defaults to ``<strategy>-<space>-<dataset or evaluator>-seed<seed>`` so that re-running the same call
     resumes exactly where it stopped. ``seeds`` is ``"all"``, ``"none"`` or seed names (comma-separated or a list).
-    ``strategy_options`` are the strategy's declared options (``nasbench strategies`` lists them).
+    ``strategy_options`` are the strategy's declared options (``nasbench strategies`` lists them). ``drawings``:
+    every trial carries SVG drawings of its network and cells and a note, as artifacts the dashboard shows (default:
+    on for a stored study, unless the evaluator's own default says otherwise, as the table's does: a lookup costs
+    less than a drawing; an in-memory study has no artifact store).
     """
     for what, value, least in (("budget", budget, 1), ("workers", workers, 1), ("epochs", epochs, 1),
                                ("max_params", max_params, 1), ("max_macs", max_macs, 1),
@@ -74,6 +77,11 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
         if value is not None and value < least:
             raise NasbenchError(f"{what} must be at least {least}, got {value}")
     judge = make_evaluator(evaluator, dataset, table, evaluator_options)
+    wants_drawings = judge.drawings if drawings is None else drawings
+    artifacts_folder = beside_store(storage, ARTIFACTS_SUFFIX) if wants_drawings else None
+    if drawings and artifacts_folder is None:
+        raise NasbenchError("drawings are stored beside the study, and an in-memory study has no folder: use a "
+                            "storage URL, or --no-drawings")
     search_data = dataset if dataset is not None and not evaluator_takes(evaluator, "dataset") else None
     goals = parse_objectives(objectives) if objectives else judge.default_objectives()
     check_metrics(goals, judge.metrics, f"evaluator {judge.name!r}")
@@ -110,7 +118,13 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
         raise
     with SearchProgress(budget, goals[0].metric, enabled=progress) as bar:
         context.journal, context.progress = StudyJournal(the_study), bar.job
-        stopped = loop.run(chosen_seeds, bar)
+        if artifacts_folder is not None:
+            loop.artifacts = TrialArtifacts(the_study, artifacts_folder, bar.warn)
+        try:
+            stopped = loop.run(chosen_seeds, bar)
+        finally:
+            if loop.artifacts is not None:
+                loop.artifacts.close()
     results = SearchResults(the_study, storage_url(storage), goals, budget, stopped)
     if progress:
         print_summary(results)
@@ -153,18 +167,9 @@ def data_loader(judge: Evaluator, dataset: str | None) -> Callable[[], Dataset]:
 
 
 def job_directory(storage: str | BaseStorage | None, study: str) -> Path | None:
-    """Where a search's training jobs keep their checkpoints (None for an in-memory study: nothing survives it).
-
-    ``<folder of the SQLite file>/<its stem>.jobs/<study>`` (so that two databases in one folder never share a
-    job), or ``results/jobs/<study>`` for other storages.
-    """
-    url = storage_url(storage)
-    if url is None:
-        return None
-    if url.startswith(SQLITE):
-        database = Path(url[len(SQLITE):])
-        return database.parent / f"{database.stem}.jobs" / study
-    return Path("results") / "jobs" / study
+    """Where a search's training jobs keep their checkpoints: ``<store>.jobs/<study>`` (``beside_store``)."""
+    folder = beside_store(storage, JOBS_SUFFIX)
+    return None if folder is None else folder / study
 
 
 def resumed_strategy(store: BaseStorage, name: str, strategy: str, fresh: Strategy, given: Mapping[str, Any],
