@@ -24,7 +24,7 @@ from optuna.storages import BaseStorage
 from nasbench.architecture import Architecture
 from nasbench.draw import draw
 from nasbench.summary import human, summary_rows
-from results.summary import origin
+from results.records import origin
 
 ARTIFACTS_SUFFIX = ".artifacts"
 NOTE_LAYERS = 12  # rows of the per-layer summary in a trial's note

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nasbench.objectives import ANALYTIC_METRICS
+from nasbench.summary import human
 from results.summary import SearchResults
 
 
@@ -110,11 +111,7 @@ def print_summary(results: SearchResults, console: Console | None = None, k: int
 
 
 def count_text(value: object) -> str:
-    """A count as people read it: 1.07M, 830.43K, 12."""
+    """A count as people read it: 1.07M, 830K, 12 (``-`` when unknown)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    number = float(value)
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
-        if number >= scale:
-            return f"{number / scale:.2f}{unit}"
-    return f"{int(number)}"
+    return human(float(value))

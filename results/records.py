@@ -14,8 +14,8 @@ from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, oriented, pareto_fronts
 from results.store import study_objectives
 
-RECORD_KEYS = ("number", "state", "objective", "values", "hash", "strategy", "seed_name", "parent", "params", "macs",
-               "metrics")
+RECORD_KEYS = ("number", "state", "name", "objective", "values", "hash", "strategy", "origin", "seed_name", "parent",
+               "params", "macs", "error", "metrics")
 EXPORT_FORMATS = ("csv", "parquet")
 
 
@@ -23,7 +23,8 @@ def trial_record(trial: FrozenTrial, objectives: Sequence[Objective]) -> dict[st
     """The JSON record of one trial: exactly ``RECORD_KEYS``.
 
     ``objective`` is the first objective's value and ``values`` every objective's, by metric (None unless COMPLETE);
-    ``seed_name`` is None for non-seeds.
+    ``origin`` says where the candidate came from (``origin``); ``seed_name`` is None for non-seeds; ``error`` is why
+    a trial failed or was pruned.
     """
     attrs = trial.user_attrs
     outcome = attrs.get("outcome") or {}
@@ -31,16 +32,30 @@ def trial_record(trial: FrozenTrial, objectives: Sequence[Objective]) -> dict[st
     return {
         "number": trial.number,
         "state": trial.state.name,
+        "name": attrs.get("name"),
         "objective": trial.values[0] if done else None,
         "values": {o.metric: value for o, value in zip(objectives, trial.values)} if done else None,
         "hash": attrs.get("hash"),
         "strategy": attrs.get("strategy"),
+        "origin": origin(attrs),
         "seed_name": attrs.get("seed_name"),
         "parent": attrs.get("parent"),
         "params": attrs.get("params"),
         "macs": attrs.get("macs"),
+        "error": outcome.get("error"),
         "metrics": dict(outcome.get("metrics") or {}),
     }
+
+
+def origin(attrs: dict) -> str:
+    """``seed <name>``, where a one-shot search derived it, ``from <parent hash8>`` or ``sample``."""
+    if attrs.get("derived"):
+        return str(attrs["derived"])
+    if attrs.get("seed_name"):
+        return f"seed {attrs['seed_name']}"
+    if attrs.get("parent"):
+        return f"from {attrs['parent'][:8]}"
+    return "sample"
 
 
 def records(study: optuna.Study) -> list[dict[str, Any]]:

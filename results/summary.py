@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial
 
 from nasbench.architecture import Architecture
 from nasbench.objectives import ANALYTIC_METRICS, Objective
-from results.records import dataframe, ranked
+from results.records import dataframe, origin, ranked
 from results.store import genome_json
 
 
@@ -91,14 +91,3 @@ class SearchResults:
         if self.storage is None:
             return None
         return f"nasbench dashboard --storage {shlex.quote(self.storage)}"
-
-
-def origin(attrs: dict) -> str:
-    """``seed <name>``, where a one-shot search derived it, ``from <parent hash8>`` or ``sample``."""
-    if attrs.get("derived"):
-        return str(attrs["derived"])
-    if attrs.get("seed_name"):
-        return f"seed {attrs['seed_name']}"
-    if attrs.get("parent"):
-        return f"from {attrs['parent'][:8]}"
-    return "sample"

@@ -106,3 +106,17 @@ def test_stale_running_trials_are_failed_and_returned():
     assert [t.user_attrs["hash"] for t in stale] == ["h1"]
     states = {t.user_attrs["hash"]: t.state.name for t in study.get_trials()}
     assert states == {"h1": "FAIL", "h2": "COMPLETE"}
+
+
+def test_results_tables_fit_80_columns_and_wide_shows_everything(cli, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'narrow.db'}"
+    search(strategy="random", space="nb201", evaluator="table", budget=6, seed=1, storage=url, progress=False,
+           objectives="valid_acc_12:max,params:min")
+    monkeypatch.setenv("COLUMNS", "80")
+    for command in (["results", "show"], ["results", "top", "-k", "3"], ["results", "pareto"]):
+        code, out, _ = cli(*command, "--storage", url)
+        assert code == 0 and max(len(line) for line in out.splitlines()) <= 80, out
+        assert "…" not in out.replace("seed nb201_resnet", "")  # nothing but a long origin may be cut
+        assert "complete" in out and "valid_acc_12" in out and "K" in out  # humanized sizes: 559K
+    code, out, _ = cli("results", "show", "--storage", url, "--wide")
+    assert code == 0 and "nb201|" in out and "hash" in out and "…" not in out

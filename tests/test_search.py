@@ -167,8 +167,8 @@ def test_cli_end_to_end_with_results_commands(cli, tmp_path):
     code, out, _ = cli("results", "show", "--storage", url, "--json")
     rows = json.loads(out)
     assert len(rows) == 15 and rows[0]["seed_name"] == "nb201_resnet"
-    assert set(rows[0]) == {"number", "state", "objective", "values", "hash", "strategy", "seed_name", "parent",
-                            "params", "macs", "metrics"}
+    assert set(rows[0]) == {"number", "state", "name", "objective", "values", "hash", "strategy", "origin",
+                            "seed_name", "parent", "params", "macs", "error", "metrics"}
     assert rows[0]["values"] == {"valid_acc_12": rows[0]["objective"]}
     assert all(row["state"] == "COMPLETE" and row["strategy"] == "evolution" for row in rows)
     assert "test_acc_200_trainval" in rows[3]["metrics"] and rows[3]["objective"] == rows[3]["metrics"]["valid_acc_12"]

@@ -18,6 +18,7 @@ app.add_typer(results_app, name="results")
 
 STORAGE_HELP = "Optuna storage URL (default sqlite:///results/nasbench.db)."
 STUDY_HELP = "Study name (default: the only study of the storage)."
+WIDE_HELP = "Every column (name, hash, error) at full width, beyond 80 columns."
 
 
 def _study(storage: str | None, study: str | None) -> optuna.Study:
@@ -26,7 +27,8 @@ def _study(storage: str | None, study: str | None) -> optuna.Study:
     return load_study(storage or DEFAULT_STORAGE, study)
 
 
-def _print_records(rows: list[dict], as_json: bool, title: str) -> None:
+def _print_records(rows: list[dict], as_json: bool, title: str, wide: bool = False) -> None:
+    """Rows as JSON, or as a table that fits an 80-column terminal (``wide``: every column, at its full width)."""
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -39,49 +41,58 @@ def _print_records(rows: list[dict], as_json: bool, title: str) -> None:
 
     metrics = [metric for metric in next((row["values"] for row in rows if row["values"]), None) or ["objective"]
                if metric not in ANALYTIC_METRICS]
-    table = Table(title=title, box=box.SIMPLE_HEAD)
-    for column in ("#", "state", *metrics, "hash", "seed / parent", "params", "MACs"):
-        table.add_column(column, no_wrap=True, overflow="ellipsis",
-                         justify="left" if column in ("state", "hash", "seed / parent") else "right")
+    columns = ["#", "state", *(["name"] if wide else []), *metrics, *(["hash"] if wide else []), "params", "MACs",
+               "origin", *(["error"] if wide else [])]
+    # One space between columns and none at the edges; only the free-text columns give way on a narrow terminal.
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for column in columns:
+        text = column in ("state", "name", "hash", "origin", "error")
+        table.add_column(column, justify="left" if text else "right", no_wrap=True,
+                         overflow="fold" if wide else "ellipsis",
+                         max_width=None if wide or column != "origin" else 22)
     for row in rows:
-        origin = f"seed {row['seed_name']}" if row["seed_name"] else (row["parent"] or "")[:8]
         values = row["values"] or {}
-        scores = ["-" if values.get(metric) is None else f"{values[metric]:.4g}" for metric in metrics]
-        table.add_row(str(row["number"]), row["state"].lower(), *scores, (row["hash"] or "")[:8], origin,
-                      count_text(row["params"]), count_text(row["macs"]))
-    Console().print(table)
+        cells = {"#": str(row["number"]), "state": row["state"].lower(), "name": row["name"] or "",
+                 "hash": (row["hash"] or "")[:8], "params": count_text(row["params"]),
+                 "MACs": count_text(row["macs"]), "origin": row["origin"], "error": row["error"] or "",
+                 **{metric: "-" if values.get(metric) is None else f"{values[metric]:.4g}" for metric in metrics}}
+        table.add_row(*(cells[column] for column in columns))
+    Console(width=100_000 if wide else None).print(table)
 
 
 @results_app.command("show")
 def show(storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
-         as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records.")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records."),
+         wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)) -> None:
     """Every trial of the study, in order."""
     from results.records import records
 
     the_study = _study(storage, study)
-    _print_records(records(the_study), as_json, f"study {the_study.study_name}")
+    _print_records(records(the_study), as_json, f"study {the_study.study_name}", wide)
 
 
 @results_app.command("top")
 def top(k: int = typer.Option(10, "-k", "--top", help="How many trials."),
         storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
-        as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records, best first.")) -> None:
+        as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records, best first."),
+        wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)) -> None:
     """The k best completed trials, best first (by Pareto front, then the first objective)."""
     from results.records import top as best
 
     the_study = _study(storage, study)
-    _print_records(best(the_study, k), as_json, f"study {the_study.study_name}: top {k}")
+    _print_records(best(the_study, k), as_json, f"study {the_study.study_name}: top {k}", wide)
 
 
 @results_app.command("pareto")
 def pareto(storage: str = typer.Option(None, help=STORAGE_HELP), study: str = typer.Option(None, help=STUDY_HELP),
-           as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records.")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="A JSON list of trial records."),
+           wide: bool = typer.Option(False, "--wide", help=WIDE_HELP)) -> None:
     """The Pareto front: the completed trials no other trial beats on every objective."""
     from results.records import pareto as front
 
     the_study = _study(storage, study)
     rows = front(the_study)
-    _print_records(rows, as_json, f"study {the_study.study_name}: Pareto front ({len(rows)} trials)")
+    _print_records(rows, as_json, f"study {the_study.study_name}: Pareto front ({len(rows)} trials)", wide)
 
 
 @results_app.command("export")
