@@ -100,6 +100,9 @@ def print_summary(results: SearchResults, console: Console | None = None, k: int
         console.print(leaderboard_table(front.head(max(k, 20)), metrics, title))
     else:
         console.print(leaderboard_table(results.leaderboard(k), metrics, f"study {name}: top {k}"))
+    noise = noise_text(results)
+    if noise:
+        console.print(noise, markup=False, highlight=False)
     if results.stopped:
         console.print(f"[yellow]stopped early: {results.stopped}")
     command = results.dashboard_command
@@ -108,6 +111,16 @@ def print_summary(results: SearchResults, console: Console | None = None, k: int
         console.print(f"dashboard: {command}", soft_wrap=True, markup=False, highlight=False)
     else:
         console.print("dashboard: none for an in-memory study (--storage sqlite:///... keeps it)")
+
+
+def noise_text(results: SearchResults) -> str | None:
+    """How much of an accuracy difference is one validation image (None unless the evaluator says how many)."""
+    images = results.study.user_attrs.get("validation_images")
+    accuracies = [objective.metric for objective in results.objectives if objective.metric.endswith("acc")]
+    if not images or not accuracies:
+        return None
+    step = 100.0 / float(images)
+    return f"noise: one validation image is {step:.2f} % of {accuracies[0]} ({int(images)} images)"
 
 
 def count_text(value: object) -> str:

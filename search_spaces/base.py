@@ -139,6 +139,17 @@ class SearchSpace(ABC):
         """The hand-designed or published architectures that the space contains, adapted to its input shape."""
         return []
 
+    def seed_catalog(self) -> list[str]:
+        """The names of every network that can enter a search of the space as a seed (default: its ``seeds``)."""
+        return [arch.name for arch in self.seeds()]
+
+    def make_seed(self, name: str) -> Architecture:
+        """Seed ``name`` of ``seed_catalog`` as a member of the space; a NasbenchError says why it cannot be one."""
+        for arch in self.seeds():
+            if arch.name == name:
+                return arch
+        raise NasbenchError(f"unknown seed {name!r} (this space's seeds: {', '.join(self.seed_catalog()) or 'none'})")
+
     def size(self) -> int | None:
         """Number of members where finite and known."""
         return None

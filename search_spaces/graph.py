@@ -102,18 +102,32 @@ class GraphSpace(SearchSpace):
             self._seeds = []
             for name in self._seed_list():
                 try:
-                    arch = zoo.adapt(zoo.get(name), self.input_shape, self.num_classes, self.width_mult)
-                except Exception as error:  # a zoo factory may fail in any way on an unusual input shape
-                    log.warning("graph space: seed %s skipped: %s", name, error)
-                    continue
-                reason = self.check(arch)
-                if reason is not None:
-                    log.warning("graph space: seed %s skipped: %s", name, reason)
-                    continue
-                arch.name = name
-                arch.meta["origin"] = name
-                self._seeds.append(arch)
+                    self._seeds.append(self.make_seed(name))
+                except NasbenchError as error:
+                    log.warning("graph space: skipped: %s", error)
         return [arch.copy() for arch in self._seeds]
+
+    def seed_catalog(self) -> list[str]:
+        """Every zoo network: any of them can be a seed, once adapted to the space's task."""
+        return zoo.names()
+
+    def make_seed(self, name: str) -> Architecture:
+        """Zoo network ``name`` adapted to the space (``zoo.adapt`` at ``width_mult``)."""
+        try:
+            zoo.entry(name)
+        except NasbenchError as error:
+            raise NasbenchError(f"unknown seed {name!r}: {error}") from None
+        try:
+            arch = zoo.adapt(zoo.get(name), self.input_shape, self.num_classes, self.width_mult)
+        except Exception as error:  # noqa: BLE001 -- a zoo factory may fail in any way on an unusual input shape
+            raise NasbenchError(f"seed {name} does not adapt to {'x'.join(map(str, self.input_shape))} inputs: "
+                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        reason = self.check(arch)
+        if reason is not None:
+            raise NasbenchError(f"seed {name} is not a member of the space: {reason}")
+        arch.name = name
+        arch.meta["origin"] = name
+        return arch
 
     def _seed_list(self) -> list[str]:
         available = zoo.names()

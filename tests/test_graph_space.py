@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import nasbench
+from nasbench.app.search import select_seeds
 from nasbench.errors import NasbenchError
 from search_spaces import get, zoo
 from search_spaces.graph import DEFAULT_SEEDS, GraphSpace
@@ -68,7 +69,38 @@ def test_seed_failing_the_limits_is_skipped_with_a_logged_reason(caplog: pytest.
     with caplog.at_level(logging.WARNING):
         seeds = GraphSpace(SHAPE, 10, seeds=["resnet18", "mobilenet_v2"], max_params=400_000).seeds()
     assert [s.name for s in seeds] == ["mobilenet_v2"]
-    assert "resnet18 skipped" in caplog.text and "> max_params" in caplog.text
+    assert "skipped: seed resnet18 is not a member" in caplog.text and "> max_params" in caplog.text
+
+
+def test_any_zoo_network_can_be_a_seed_and_all_fifty_adapt_to_digits() -> None:
+    space = GraphSpace((1, 16, 16), 10)
+    chosen, unfit = select_seeds(space, "densenet121,resnet50")
+    assert [arch.name for arch in chosen] == ["densenet121", "resnet50"] and unfit == []
+    everything, unfit = select_seeds(space, "zoo")
+    assert unfit == [] and [arch.name for arch in everything] == zoo.names() and len(everything) == 50
+    assert all(space.contains(arch) for arch in everything)
+    with pytest.raises(NasbenchError, match="unknown seed 'resnet19': unknown zoo network 'resnet19'"):
+        select_seeds(space, "resnet18,resnet19")
+
+
+def test_a_seed_that_cannot_fit_is_left_out_of_the_zoo_with_its_reason() -> None:
+    chosen, unfit = select_seeds(GraphSpace((1, 16, 16), 10, max_params=100_000), "zoo")
+    assert "lenet5" in [arch.name for arch in chosen] and "resnet50" not in [arch.name for arch in chosen]
+    assert any(reason.startswith("seed resnet50 is not a member of the space: ") for reason in unfit)
+    assert all("\n" not in reason for reason in unfit) and len(chosen) + len(unfit) == 50
+
+
+def test_plain_deep_networks_get_batch_norm_when_adapted() -> None:
+    def ops(arch) -> set[str]:
+        return {graph.node(name).get("op") for _, graph in arch.graphs() for name in graph.nodes()}
+
+    for name in ("squeezenet1_1", "highway", "googlenet"):
+        adapted = zoo.adapt(zoo.get(name), (1, 16, 16), 10)
+        assert "conv_relu" not in ops(adapted) and "conv_bn_relu" in ops(adapted)
+        assert adapted.meta["adapted"] == {"batch_norm": True}
+        assert "conv_relu" in ops(zoo.adapt(zoo.get(name), (1, 16, 16), 10, batch_norm=False))
+    assert "conv_relu" in ops(zoo.adapt(zoo.get("alexnet"), (1, 16, 16), 10))  # shallow: trains without it
+    assert "conv_relu" in ops(zoo.get("squeezenet1_1"))  # the published network is left as published
 
 
 def test_unknown_seed_name_is_a_one_line_error() -> None:

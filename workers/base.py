@@ -101,6 +101,10 @@ class Evaluator(ABC):
     def setup(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless an evaluator has something to load
         """Load what evaluations need (data, tables); a worker process calls it once, before its first job."""
 
+    def validation_size(self) -> int | None:
+        """How many examples the validation metrics are measured on (None: not a dataset's validation split)."""
+        return None
+
     def use_space(self, space: CellSpace) -> None:  # noqa: B027 -- an optional hook, like setup
         """The search's space, given before the first evaluation (the train evaluator's ``cells``/``width`` need it).
 

@@ -126,6 +126,10 @@ class TrainEvaluator(Evaluator):
         """Classes of the dataset."""
         return self.data.num_classes
 
+    def validation_size(self) -> int | None:
+        """The images of the dataset's validation split."""
+        return int(len(self.data.val_y))
+
     def __getstate__(self) -> dict[str, Any]:
         # Workers reload the dataset from disk rather than receiving a pickled copy of it.
         state = dict(self.__dict__)

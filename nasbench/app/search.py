@@ -88,7 +88,7 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     input_shape, num_classes = tuple(judge.input_shape), int(judge.num_classes)
     the_space = search_spaces.get(space, input_shape=input_shape, num_classes=num_classes, **dict(space_options or {}))
     judge.use_space(the_space)
-    chosen_seeds = select_seeds(the_space.seeds(), seeds)
+    chosen_seeds, unfit_seeds = select_seeds(the_space, seeds)
     given = dict(strategy_options or {})
     proposer = get_strategy(strategy, the_space, goals, seed, budget, given)
     name = study or "-".join([strategy, the_space.name, *([search_data] if search_data else []), judge.task,
@@ -108,7 +108,8 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
         attrs = {"objective": goals[0].metric, "objectives": format_objectives(goals), "strategy": strategy,
                  "space": the_space.name, "evaluator": judge.name, "dataset": judge.task, "budget": budget,
                  "seed": seed, "strategy_config": proposer.config,
-                 **({"search_dataset": search_data} if search_data else {})}
+                 **({"search_dataset": search_data} if search_data else {}),
+                 **({"validation_images": judge.validation_size()} if judge.validation_size() else {})}
         the_study = open_study(store, name, goals, attrs)
         loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
                           max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
@@ -117,6 +118,8 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
         executor.close()  # the loop closes it once running; until then a started Ray must not outlive a bad input
         raise
     with SearchProgress(budget, goals[0].metric, enabled=progress) as bar:
+        for reason in unfit_seeds:
+            bar.warn(f"skipped: {reason}")
         context.journal, context.progress = StudyJournal(the_study), bar.job
         if artifacts_folder is not None:
             loop.artifacts = TrialArtifacts(the_study, artifacts_folder, bar.warn)
@@ -200,17 +203,25 @@ def resumed_strategy(store: BaseStorage, name: str, strategy: str, fresh: Strate
     return resumed
 
 
-def select_seeds(available: list[Architecture], choice: str | Sequence[str]) -> list[Architecture]:
-    """The seeds named by ``choice``: ``all``, ``none``, or names (comma-separated text or a list), in that order."""
+def select_seeds(space: SearchSpace, choice: str | Sequence[str]) -> tuple[list[Architecture], list[str]]:
+    """The seeds named by ``choice``, and why each of the space's catalog that could not be one was left out.
+
+    ``all`` (the space's default seeds), ``none``, ``zoo`` (every network of the space's catalog that fits it, the
+    others with a one-line reason each), or names (comma-separated text or a list), in that order; a name that cannot
+    be a seed is an error.
+    """
     if isinstance(choice, str):
         if choice == "all":
-            return list(available)
+            return space.seeds(), []
         if choice in ("none", ""):
-            return []
+            return [], []
+        if choice == "zoo":
+            entered, unfit = [], []
+            for name in space.seed_catalog():
+                try:
+                    entered.append(space.make_seed(name))
+                except NasbenchError as error:
+                    unfit.append(str(error))
+            return entered, unfit
         choice = [part.strip() for part in choice.split(",") if part.strip()]
-    by_name = {arch.name: arch for arch in available}
-    unknown = [name for name in choice if name not in by_name]
-    if unknown:
-        raise NasbenchError(f"unknown seed(s) {', '.join(unknown)} (this space's seeds: "
-                            f"{', '.join(by_name) or 'none'})")
-    return [by_name[name] for name in choice]
+    return [space.make_seed(name) for name in choice], []

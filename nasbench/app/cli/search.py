@@ -71,7 +71,8 @@ def search_command(
     workers: int = typer.Option(None, help="Evaluations in flight at once (default 1)."),
     backend: str = typer.Option(None, help="Executor of the evaluations: local (default) or ray (Ray Tune trials)."),
     epochs: int = typer.Option(None, help="Training epochs per evaluation (default 3 for the train evaluator)."),
-    seeds: str = typer.Option(None, help="Seed networks evaluated first: all | none | name,name (default all)."),
+    seeds: str = typer.Option(None, help="Seed networks evaluated first: all | none | zoo | name,name (default "
+                                         "all: the space's own)."),
     max_params: int = typer.Option(None, help="Candidates with more parameters fail without training."),
     max_macs: int = typer.Option(None, help="Candidates with more multiply-accumulates fail without training."),
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE: a strategy option "

@@ -71,7 +71,7 @@ def aux_classifier() -> Cell:
     return cell
 
 
-@register("googlenet", family="inception", paper=PAPER, params=6_800_000, tolerance=0.03)
+@register("googlenet", family="inception", paper=PAPER, params=6_800_000, tolerance=0.03, plain=True)
 def googlenet(num_classes: int = 1000, input_shape: Sequence[int] = (3, 224, 224), width_mult: float = 1.0,
               aux: bool = False, dropout: float = 0.4) -> Architecture:
     """GoogLeNet as the paper defines it (Table 1, 6.8M parameters without the auxiliary classifiers).

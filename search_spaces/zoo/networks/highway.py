@@ -56,4 +56,4 @@ def highway(num_classes: int = 10, input_shape: Sequence[int] = (3, 32, 32), wid
     return Architecture("highway", input_shape, net, {"highway": highway_layer()})
 
 
-register("highway", family="highway", paper=PAPER, params=2_300_000, tolerance=0.03)(highway)
+register("highway", family="highway", paper=PAPER, params=2_300_000, tolerance=0.03, plain=True)(highway)

@@ -71,6 +71,6 @@ def squeezenet(version: str = "1_0", num_classes: int = 1000, input_shape: Seque
 
 
 register("squeezenet1_0", family="squeezenet", paper=PAPER, params=1_248_424, macs=0.819e9, exact=True,
-         version="1_0")(squeezenet)
+         plain=True, version="1_0")(squeezenet)
 register("squeezenet1_1", family="squeezenet", paper=PAPER + " (v1.1 of the authors' repository)",
-         params=1_235_496, macs=0.349e9, exact=True, version="1_1")(squeezenet)
+         params=1_235_496, macs=0.349e9, exact=True, plain=True, version="1_1")(squeezenet)
