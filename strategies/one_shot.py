@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812 - torch's own alias
 
 from nasbench.architecture import Architecture
+from nasbench.checkpoints import atomic_save
 from nasbench.devices import Precision, resolve_device
 from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective
@@ -169,14 +169,6 @@ def genotype_text(arch: Architecture, choices: Mapping[str, Any]) -> str:
     """The benchmark string where the space has one (NAS-Bench-201), else the flat choices as compact JSON."""
     text = arch.meta.get("nb201")
     return text if isinstance(text, str) else json.dumps(dict(choices), separators=(",", ":"))
-
-
-def atomic_save(payload: Any, path: Path) -> None:
-    """``torch.save`` through a temporary file, so that a kill never leaves half a checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    torch.save(payload, partial)
-    os.replace(partial, path)
 
 
 def _positive(value: float) -> float:

@@ -26,6 +26,7 @@ from nasbench.threads import num_threads
 from workers.base import OK, CellSpace, Evaluator, Result, register_evaluator
 from workers.datasets import Dataset, load_dataset
 from workers.training import TrainConfig, deterministic, evaluate_model, train_model
+from workers.weights import WeightStore
 
 DEFAULT_EPOCHS = 5
 
@@ -75,6 +76,7 @@ class TrainEvaluator(Evaluator):
         self.cells, self.width = cells, width
         self._space: CellSpace | None = None
         self._dataset: Dataset | None = None
+        self.weights: str | None = None  # the folder of the candidates' trained weights (keep_weights)
         self.setup()  # now, so that a missing dataset is a configuration error rather than a search of failed trials
         self.metrics = (METRICS + (TEST_METRICS if test and self.data.test_x is not None else ())
                         + (TRANSFER_METRICS if self.transfers else ()))
@@ -126,6 +128,10 @@ class TrainEvaluator(Evaluator):
         """Classes of the dataset."""
         return self.data.num_classes
 
+    def keep_weights(self, folder: str | None) -> None:
+        """Save each trained candidate's weights in ``folder``, named by its hash (as the search knows it)."""
+        self.weights = folder
+
     def validation_size(self) -> int | None:
         """The images of the dataset's validation split."""
         return int(len(self.data.val_y))
@@ -144,11 +150,15 @@ class TrainEvaluator(Evaluator):
         return size_limit_error(lowered.params, lowered.macs, self.max_params, self.max_macs)
 
     def fit(self, arch: Architecture, fidelity: int | None = None, seed: int = 0,
-            on_epoch: Callable[[dict[str, float]], None] | None = None) -> tuple[nn.Module | None, Result]:
+            on_epoch: Callable[[dict[str, float]], None] | None = None,
+            checkpoint: str | Path | None = None) -> tuple[nn.Module | None, Result]:
         """Train ``arch`` (at ``cells``/``width`` when set) and return the module (None on failure) with its Result.
 
         Never raises: a candidate that cannot be transferred, built or trained is a FAIL Result with the reason.
+        ``checkpoint`` saves every epoch there and continues a killed run (``train_model``); with ``keep_weights``
+        the trained weights are saved under the candidate's hash.
         """
+        candidate = arch
         started = time.perf_counter()
         curve: list[dict[str, float]] = []
 
@@ -171,7 +181,7 @@ class TrainEvaluator(Evaluator):
                 if device.type == "cuda":
                     torch.backends.cudnn.benchmark = True
                 model = build(arch, seed=seed, input_shape=self.data.input_shape)
-                train_model(model, self.data, epochs, self.config, seed, device, record)
+                train_model(model, self.data, epochs, self.config, seed, device, record, checkpoint)
                 metrics = {key: float(value) for key, value in curve[-1].items() if key not in {"lr", "seconds"}}
                 metrics |= {"best_val_acc": max(entry["val_acc"] for entry in curve), "params": float(lowered.params),
                             "macs": float(lowered.macs),
@@ -180,6 +190,8 @@ class TrainEvaluator(Evaluator):
                     metrics |= {"trained_params": float(lowered.params), "trained_macs": float(lowered.macs)}
                 if self.test and self.data.test_x is not None:
                     metrics["test_loss"], metrics["test_acc"] = self._test(model, device)
+                if self.weights is not None:
+                    WeightStore(self.weights).save(candidate.hash(), model.state_dict())
         except Exception as error:  # noqa: BLE001 -- any failure of a candidate is its FAIL result
             if device.type == "cuda":
                 torch.cuda.empty_cache()

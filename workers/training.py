@@ -7,16 +7,20 @@ scaling where bfloat16 is missing) and channels_last are used on CUDA only.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from nasbench.checkpoints import atomic_save
 from nasbench.devices import Precision
 from nasbench.errors import NasbenchError
 from nasbench.options import coerce_given, signature_options
@@ -119,12 +123,16 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
 
 def train_model(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig, seed: int = 0,
                 device: torch.device | str = "cpu",
-                on_epoch: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+                on_epoch: Callable[[dict[str, float]], None] | None = None,
+                checkpoint: str | Path | None = None) -> list[dict[str, float]]:
     """Train ``model`` in place for ``epochs`` and return the per-epoch curve.
 
     Each entry holds ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc`` (accuracies in percent),
     ``lr`` (at the epoch's end) and ``seconds``. Shuffling and augmentation draw from a generator seeded by ``seed``.
     Raises NonFiniteLossError when the training loss diverges; ``on_epoch`` sees each entry as it is produced.
+    ``checkpoint``: after every epoch the model, optimizer and generators are saved there, and a run that finds its
+    own checkpoint (same epochs, seed, settings and dataset) continues after its last epoch, training as an
+    uninterrupted run would; ``on_epoch`` then sees only the epochs trained now.
     """
     if epochs < 1:
         raise NasbenchError(f"epochs must be at least 1, got {epochs}")
@@ -145,7 +153,20 @@ def train_model(model: nn.Module, dataset: Dataset, epochs: int, config: TrainCo
     steps_per_epoch = n // batch_size  # drop the ragged last batch: a batch of one breaks BatchNorm
     total_steps, step = epochs * steps_per_epoch, 0
     curve: list[dict[str, float]] = []
-    for epoch in range(1, epochs + 1):
+    key = _fingerprint(model, dataset, epochs, config, seed)
+    start = 1
+    if checkpoint is not None and Path(checkpoint).is_file():
+        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        if saved.get("fingerprint") == key:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            precision.scaler.load_state_dict(saved["scaler"])
+            generator.set_state(saved["generator"])
+            torch.set_rng_state(saved["rng"])
+            curve = list(saved["curve"])
+            start = len(curve) + 1
+            step = len(curve) * steps_per_epoch
+    for epoch in range(start, epochs + 1):
         started = time.perf_counter()
         model.train()
         order = torch.randperm(n, generator=generator).to(device)
@@ -185,6 +206,18 @@ def train_model(model: nn.Module, dataset: Dataset, epochs: int, config: TrainCo
                  "train_acc": 100.0 * correct.item() / (steps_per_epoch * batch_size),
                  "val_loss": val_loss, "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - started}
         curve.append(entry)
+        if checkpoint is not None:
+            atomic_save({"fingerprint": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scaler": precision.scaler.state_dict(), "generator": generator.get_state(),
+                         "rng": torch.get_rng_state(), "curve": curve}, checkpoint)
         if on_epoch is not None:
             on_epoch(entry)
     return curve
+
+
+def _fingerprint(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig, seed: int) -> str:
+    # What a checkpoint must match to be continued: the network's layout, the run's settings and the data.
+    layout = [(name, tuple(value.shape)) for name, value in model.state_dict().items()]
+    key = {"layout": layout, "epochs": epochs, "seed": seed, "config": repr(config), "data": dataset.name,
+           "train": int(len(dataset.train_y))}
+    return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()

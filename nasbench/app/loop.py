@@ -34,7 +34,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
 from nasbench.limits import size_limit_error
-from nasbench.objectives import ANALYTIC_METRICS, Objective, values_of
+from nasbench.objectives import ANALYTIC_METRICS, Objective, oriented, values_of
 from nasbench.threads import num_threads
 from results.artifacts import TrialArtifacts
 from results.display import SearchProgress
@@ -43,9 +43,11 @@ from search_spaces.base import SearchSpace, Variable
 from strategies.base import Candidate, Observation, Strategy, StrategyExhausted
 from workers.base import PRUNED, Result
 from workers.executor import Executor
+from workers.weights import WeightStore
 
 MAX_DUPLICATES = 100
 CHECKPOINT_EVERY = 25
+KEEP_BEST = 5  # --keep-weights best: the weights of this many best evaluations are kept
 CHECKPOINT_VERSION = 1
 
 @dataclass
@@ -96,9 +98,10 @@ class SearchLoop:
                  objectives: tuple[Objective, ...], budget: int, seed: int = 0,
                  fidelity: int | None = None, max_params: int | None = None, max_macs: int | None = None,
                  max_duplicates: int = MAX_DUPLICATES, checkpoint_every: int = CHECKPOINT_EVERY,
-                 artifacts: TrialArtifacts | None = None) -> None:
+                 artifacts: TrialArtifacts | None = None, best_weights: WeightStore | None = None) -> None:
         self.study, self.space, self.strategy = study, space, strategy
         self.artifacts = artifacts  # each trial's drawings and note, written while it is evaluated
+        self.best_weights = best_weights  # where only the KEEP_BEST best candidates' weights are kept
         self.executor, self.objectives = executor, objectives
         self.budget, self.seed, self.fidelity = budget, seed, fidelity
         self.max_params, self.max_macs, self.max_duplicates = max_params, max_macs, max_duplicates
@@ -337,6 +340,15 @@ class SearchLoop:
         told = Observation(values is not None, values, stored, result.error if pruned else error,
                            pruned=pruned and values is not None)
         self.conclude(job.candidate, job.prepared.hash, told, bar)
+        if self.best_weights is not None:
+            self.best_weights.keep_only(self.best_hashes(KEEP_BEST))
+
+    def best_hashes(self, count: int) -> list[str]:
+        """The hashes of the ``count`` best evaluations by the first objective (full fidelity only)."""
+        scored = [(oriented(self.objectives, observation.values)[0], arch_hash)
+                  for arch_hash, observation in self.known.items()
+                  if observation.ok and not observation.pruned and observation.values is not None]
+        return [arch_hash for _, arch_hash in sorted(scored, key=lambda pair: -pair[0])[:count]]
 
     def conclude(self, candidate: Candidate, arch_hash: str, observation: Observation,
                  bar: SearchProgress | None) -> None:

@@ -36,6 +36,7 @@ from strategies.context import SearchContext
 from workers.base import EVALUATORS, Evaluator, get_evaluator
 from workers.datasets import Dataset, load_dataset
 from workers.executor import get_executor
+from workers.weights import WEIGHTS_SUFFIX, WeightStore
 
 # The main job (``nasbench search --strategy evolution``): the graph space's 8 default seeds plus 12 evolved
 # networks, 3 epochs each on digits, take about 3 minutes on 2 CPU cores (measured on a shared machine).
@@ -43,6 +44,7 @@ DEFAULT_BUDGET = 20
 DEFAULT_STRATEGY = "evolution"
 DEFAULT_EVALUATOR = "train"
 DEFAULT_DATASET = "digits"
+KEEP_WEIGHTS = ("best", "all", "none")
 
 
 def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph", dataset: str | None = None,
@@ -55,7 +57,8 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
            max_duplicates: int = MAX_DUPLICATES, backend: str = "local",
            space_options: Mapping[str, Any] | None = None, evaluator_options: Mapping[str, Any] | None = None,
            executor_options: Mapping[str, Any] | None = None,
-           checkpoint_every: int = CHECKPOINT_EVERY, drawings: bool | None = None) -> SearchResults:
+           checkpoint_every: int = CHECKPOINT_EVERY, drawings: bool | None = None,
+           keep_weights: str = "best") -> SearchResults:
     """Run (or resume) a search and return its results (the Optuna study, best trials, leaderboard).
 
     ``dataset`` and ``table`` are the evaluator's options of those names (the train evaluator's dataset defaults to
@@ -69,7 +72,9 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     ``strategy_options`` are the strategy's declared options (``nasbench strategies`` lists them). ``drawings``:
     every trial carries SVG drawings of its network and cells and a note, as artifacts the dashboard shows (default:
     on for a stored study, unless the evaluator's own default says otherwise, as the table's does: a lookup costs
-    less than a drawing; an in-memory study has no artifact store).
+    less than a drawing; an in-memory study has no artifact store). ``keep_weights``: ``best`` keeps the trained
+    weights of the ``KEEP_BEST`` best evaluations by the first objective, ``all`` every evaluation's, ``none``
+    none; they are stored beside the study (``<store>.weights/<hash>.safetensors``; none for an in-memory study).
     """
     for what, value, least in (("budget", budget, 1), ("workers", workers, 1), ("epochs", epochs, 1),
                                ("max_params", max_params, 1), ("max_macs", max_macs, 1),
@@ -77,6 +82,10 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
         if value is not None and value < least:
             raise NasbenchError(f"{what} must be at least {least}, got {value}")
     judge = make_evaluator(evaluator, dataset, table, evaluator_options)
+    if keep_weights not in KEEP_WEIGHTS:
+        raise NasbenchError(f"keep_weights must be one of {', '.join(KEEP_WEIGHTS)}, got {keep_weights!r}")
+    weights_folder = beside_store(storage, WEIGHTS_SUFFIX) if keep_weights != "none" else None
+    judge.keep_weights(str(weights_folder.resolve()) if weights_folder is not None else None)
     wants_drawings = judge.drawings if drawings is None else drawings
     artifacts_folder = beside_store(storage, ARTIFACTS_SUFFIX) if wants_drawings else None
     if drawings and artifacts_folder is None:
@@ -113,7 +122,9 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
         the_study = open_study(store, name, goals, attrs)
         loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
                           max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
-                          checkpoint_every=checkpoint_every)
+                          checkpoint_every=checkpoint_every,
+                          best_weights=WeightStore(weights_folder) if weights_folder and keep_weights == "best"
+                          else None)
     except BaseException:
         executor.close()  # the loop closes it once running; until then a started Ray must not outlive a bad input
         raise

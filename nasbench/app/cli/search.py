@@ -100,6 +100,8 @@ def search_command(
     ray_address: str = typer.Option(None, help="ray: a running cluster (auto, ray://host:10001); default: "
                                                "start a local Ray."),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Live progress bar and leaderboard."),
+    keep_weights: str = typer.Option(None, help="Trained weights kept beside the study: best (the 5 best, default) "
+                                                "| all | none."),
     drawings: bool = typer.Option(None, "--drawings/--no-drawings",
                                   help="Store SVG drawings and a note with every trial, for the dashboard (default: "
                                        "on for a stored study)."),
@@ -113,7 +115,8 @@ def search_command(
     given = {"strategy": strategy, "space": space, "dataset": dataset, "evaluator": evaluator,
              "objectives": objectives, "budget": budget, "seed": seed, "storage": storage, "study": study,
              "table": table, "workers": workers, "backend": backend, "epochs": epochs, "seeds": seeds,
-             "max_params": max_params, "max_macs": max_macs, "progress": progress, "drawings": drawings}
+             "max_params": max_params, "max_macs": max_macs, "progress": progress, "drawings": drawings,
+             "keep_weights": keep_weights}
     options.update({key: value for key, value in given.items() if value is not None})
     shorthands = dict(zip(STRATEGY_SHORTHANDS, (population, tournament, mutations_schedule, remove)))
     flags = (scheduler, grace_period, reduction_factor, cpus_per_trial, gpus_per_trial, max_concurrent, max_failures,
