@@ -29,6 +29,7 @@ import yaml
 
 from nasbench.architecture import Architecture
 from nasbench.errors import GenomeError, NasbenchError
+from nasbench.files import read_text_file
 from search_spaces.base import Choices, ChoiceSpace, Variable
 
 _REFERENCE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_.]*)")
@@ -317,10 +318,9 @@ def load_space_file(path: Path, input_shape: Sequence[int] = (3, 32, 32), num_cl
     whether one is ordinal (by default: when its options are all numbers) and ``name`` names the space.
     """
     path = Path(path)
-    if not path.is_file():
-        raise NasbenchError(f"space file not found: {path}")
+    text = read_text_file(path, "space")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path.name} line {mark.line + 1}" if mark else path.name

@@ -37,9 +37,9 @@ from torch import nn
 from torch.nn import functional as F  # noqa: N812 - torch's own alias
 
 from nasbench.architecture import Architecture
-from nasbench.checkpoints import atomic_save
 from nasbench.devices import Precision, resolve_device
 from nasbench.errors import NasbenchError
+from nasbench.files import atomic_save
 from nasbench.objectives import Objective
 from nasbench.options import Option
 from nasbench.threads import num_threads

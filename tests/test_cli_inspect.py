@@ -140,3 +140,24 @@ def test_invalid_genome_file_names_the_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(TINY_RESNET_YAML.replace("out: 16}", "out: -16}"))
     assert_one_line_error(invoke("show", str(path)), "stem")
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"\x96\xff\x00binary", "is not UTF-8 text (byte 0 is 0x96)"),
+    (b"", "is empty"),
+    (b"   \n\n", "is empty"),
+])
+@pytest.mark.parametrize("command", [["show"], ["search", "--config"]])
+def test_a_file_that_is_not_text_is_a_one_line_error(cli, tmp_path, content, words, command):
+    (tmp_path / "bad.yaml").write_bytes(content)
+    code, _, err = cli(*command, "bad.yaml")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and words in err
+
+
+def test_a_huge_genome_file_is_refused_before_it_is_read(cli, tmp_path, monkeypatch):
+    import nasbench.files
+
+    monkeypatch.setattr(nasbench.files, "MAX_TEXT_BYTES", 1024)
+    (tmp_path / "big.yaml").write_text("name: x\n" * 200)
+    code, _, err = cli("show", "big.yaml")
+    assert code == 2 and "is 1,600 bytes, over the 1,024-byte limit for a genome file" in err

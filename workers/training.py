@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from nasbench.checkpoints import atomic_save
 from nasbench.devices import Precision
 from nasbench.errors import NasbenchError
+from nasbench.files import atomic_save
 from nasbench.options import coerce_given, signature_options
 from workers.datasets import Dataset, crop_flip
 

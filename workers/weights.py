@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from nasbench.checkpoints import atomic_write
 from nasbench.errors import NasbenchError
+from nasbench.files import atomic_write
 
 WEIGHTS_SUFFIX = ".weights"
 SUFFIXES = (".safetensors", ".pt")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nasbench.architecture import Architecture
-from nasbench.errors import NasbenchError
+from nasbench.files import read_text_file
 from search_spaces import zoo
 
 
@@ -16,9 +16,7 @@ def load(source: str | Path | Architecture) -> Architecture:
     text = str(source)
     path = Path(text)
     if "\n" not in text and path.suffix.lower() in {".yaml", ".yml", ".json"}:
-        if not path.is_file():
-            raise NasbenchError(f"genome file not found: {text}")
-        content = path.read_text()
+        content = read_text_file(path, "genome")
         return Architecture.from_json(content) if path.suffix.lower() == ".json" else Architecture.from_yaml(content)
     if "\n" in text or ":" in text:
         return Architecture.from_json(text) if text.lstrip().startswith("{") else Architecture.from_yaml(text)

@@ -11,6 +11,7 @@ import yaml
 
 from nasbench.app.cli import app
 from nasbench.errors import NasbenchError
+from nasbench.files import read_text_file
 
 # Shorthands kept from before strategies declared their options: each sets the strategy option of its name.
 STRATEGY_SHORTHANDS = ("population", "tournament", "mutations_schedule", "remove")
@@ -25,10 +26,9 @@ def load_config(path: Path) -> dict[str, Any]:
     """The options of a YAML config file (keys spelled as the CLI's, with dashes or underscores)."""
     from nasbench.app.search import search
 
-    if not path.is_file():
-        raise NasbenchError(f"config file not found: {path}")
+    text = read_text_file(path, "config")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
         raise NasbenchError(f"config {path}: invalid YAML: {getattr(error, 'problem', error)}") from None
     if not isinstance(data, dict):
