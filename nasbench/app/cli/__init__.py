@@ -50,4 +50,5 @@ def _register_commands() -> None:
         importlib.import_module(f"nasbench.app.cli.{module}")
 
 
-COMMAND_MODULES: list[str] = ["genome", "zoo", "search", "train", "results", "spaces", "strategies", "dashboard"]
+COMMAND_MODULES: list[str] = ["genome", "zoo", "search", "train", "results", "spaces", "strategies", "dashboard",
+                              "export"]
