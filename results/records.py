@@ -48,7 +48,9 @@ def trial_record(trial: FrozenTrial, objectives: Sequence[Objective]) -> dict[st
 
 
 def origin(attrs: dict) -> str:
-    """``seed <name>``, where a one-shot search derived it, ``from <parent hash8>`` or ``sample``."""
+    """``seed <name>``, where a one-shot search derived it, ``from <parent hash8>``, ``retrain of #N`` or ``sample``."""
+    if attrs.get("origin") == "retrain":
+        return f"retrain of #{attrs['retrain_of']}" if attrs.get("retrain_of") is not None else "retrain"
     if attrs.get("derived"):
         return str(attrs["derived"])
     if attrs.get("seed_name"):

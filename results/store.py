@@ -31,6 +31,7 @@ SQLITE = "sqlite:///"
 DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MEMORY = "memory"
 CHECKPOINT_KEY = "nasbench:checkpoint"
+RETRAIN = "retrain"  # the origin of a trial that records a training run of a found architecture, not an evaluation
 FINISHED = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -281,8 +282,10 @@ def evaluated_trials(study: optuna.Study) -> list[FrozenTrial]:
     """Finished, non-stale trials, the evaluations that count toward the budget, in the order they were told.
 
     The loop stores each evaluation's place in that order (``order``); trials written before it did are in number order.
+    A training run recorded afterwards (origin ``retrain``, by ``nasbench train``) is not one of the search's.
     """
-    trials = [trial for trial in study.get_trials(deepcopy=False, states=FINISHED) if not is_stale(trial)]
+    trials = [trial for trial in study.get_trials(deepcopy=False, states=FINISHED)
+              if not is_stale(trial) and trial.user_attrs.get("origin") != RETRAIN]
     return sorted(trials, key=lambda trial: (trial.user_attrs.get("outcome", {}).get("order", -1), trial.number))
 
 

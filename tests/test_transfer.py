@@ -93,8 +93,9 @@ def test_a_network_of_another_space_is_not_transferred() -> None:
         search_spaces.get("nb201").transfer(seed("darts", "darts_v2"), cells=1)
 
 
-def test_cli_trains_a_transferred_nb201_cell(tmp_path: Path) -> None:
+def test_cli_trains_a_transferred_nb201_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A genome file of the benchmark-size cell (N=5, C=16) names its space, so --cells/--width need no --space.
+    monkeypatch.chdir(tmp_path)  # the run's checkpoint goes beside the default store, results/
     genome = tmp_path / "cell.yaml"
     genome.write_text(search_spaces.get("nb201").from_string(RESNET_CELL).to_yaml())
     weights = tmp_path / "out" / "cell.pt"
@@ -107,14 +108,15 @@ def test_cli_trains_a_transferred_nb201_cell(tmp_path: Path) -> None:
         genome.read_text()), cells=1, width=4)
     assert lines[0] == transferred.name[:77] + "..."  # an nb201 name is its 85-character cell string
     assert f"params {transferred.params():,}" in lines[1] and "nb201: N=1 C=4" in lines[1]
-    assert lines[3].startswith("epoch   1/1  train_loss ")
-    assert lines[4].startswith("val_acc ")
+    assert lines[3].startswith("epochs ") and "1/1 val_acc" in lines[3]
+    assert lines[4].startswith("val_acc ") and "(no test split in digits)" in lines[4]
+    assert (tmp_path / "results" / "nasbench.retrain").is_dir()
     model = nasbench.build(transferred)
     model.load_state_dict(torch.load(weights))
 
 
 def test_train_returns_the_run_and_finds_a_space_seed() -> None:
-    run = train("nb201_resnet", space="nb201", cells=1, width=2, epochs=1, progress=False)
+    run = train("nb201_resnet", space="nb201", cells=1, width=2, epochs=1, progress=False, checkpoint=False)
     assert run.result.ok and run.model is not None
     assert run.arch.name == "nb201_resnet" and run.arch.input_shape == DIGITS
     assert run.result.metrics["params"] == run.arch.params()

@@ -181,7 +181,8 @@ class TrainEvaluator(Evaluator):
                 if device.type == "cuda":
                     torch.backends.cudnn.benchmark = True
                 model = build(arch, seed=seed, input_shape=self.data.input_shape)
-                train_model(model, self.data, epochs, self.config, seed, device, record, checkpoint)
+                # From a checkpoint, record sees only the epochs trained now; the run's curve is all of them.
+                curve[:] = train_model(model, self.data, epochs, self.config, seed, device, record, checkpoint)
                 metrics = {key: float(value) for key, value in curve[-1].items() if key not in {"lr", "seconds"}}
                 metrics |= {"best_val_acc": max(entry["val_acc"] for entry in curve), "params": float(lowered.params),
                             "macs": float(lowered.macs),
