@@ -37,18 +37,19 @@ def artifact_store(directory: str | Path) -> FileSystemArtifactStore:
     return FileSystemArtifactStore(str(directory))
 
 
-def mutation_text(mutations: Any) -> str:
-    """`` (mutations: a; b)`` for a mutated candidate's list of mutations, else nothing."""
-    if not mutations:
+def mutation_text(attrs: Mapping[str, Any]) -> str:
+    """`` by <the last mutation>`` (and how many there were) for a mutated candidate, else nothing."""
+    if not attrs.get("mutation"):
         return ""
-    listed = mutations if isinstance(mutations, list) else [mutations]
-    return f" (mutations: {'; '.join(str(m) for m in listed)})"
+    count = attrs.get("mutations")
+    more = f", the last of {count} mutations" if isinstance(count, int) and count > 1 else ""
+    return f" by {attrs['mutation']}{more}"
 
 
 def trial_note(arch: Architecture, attrs: Mapping[str, Any]) -> str:
     """A trial's Markdown note: name, hash, origin, size and the first rows of the per-layer summary."""
     lines = [f"## {arch.name}", "",
-             f"- **origin**: {origin(attrs)}{mutation_text(attrs.get('mutations'))}",
+             f"- **origin**: {origin(attrs)}{mutation_text(attrs)}",
              f"- **hash**: `{attrs.get('hash', arch.hash())}`"]
     params, macs = attrs.get("params"), attrs.get("macs")
     if params is not None and macs is not None:

@@ -314,7 +314,7 @@ class SearchLoop:
                  "params": prepared.params, "macs": prepared.macs, "strategy": self.strategy.name,
                  "origin": info.get("origin"), "parent": info.get("parent"), "mutations": info.get("mutations"),
                  "seed_name": info.get("seed"), "derived": info.get("derived"), "fidelity": self.fidelity,
-                 "ask": self.asks}
+                 "mutation": candidate.arch.meta.get("mutation"), "ask": self.asks}
         return {key: value for key, value in attrs.items() if value is not None}  # one storage write per attribute
 
     def encoding(self, arch: Architecture) -> tuple[dict[str, Any] | None, dict[str, BaseDistribution] | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -106,3 +106,31 @@ def export(fmt: str = typer.Option("csv", "--format", help="csv | parquet."),
     the_study = _study(storage, study)
     path = write(the_study, fmt, output or Path(f"{the_study.study_name}.{fmt}"))
     typer.echo(f"wrote {path}")
+
+
+@results_app.command("plot")
+def plot_command(output: str = typer.Option(..., "-o", "--output", help="Picture to write (.png, .svg, .pdf)."),
+                 kind: str = typer.Option("best", help="best (best so far against evaluations, one line per "
+                                                        "study) | pareto | curves."),
+                 storage: str = typer.Option(None, help=STORAGE_HELP),
+                 study: Annotated[list[str] | None, typer.Option(help="Study name; repeat it to compare studies "
+                                                                      "(best).")] = None,
+                 x: str = typer.Option(None, help="pareto: the objective across (default: the second, or params)."),
+                 y: str = typer.Option(None, help="pareto: the objective up (default: the first)."),
+                 ) -> None:
+    """Plot the search: best so far, the Pareto front of two objectives, or the best trials' curves."""
+    from results.plots import plot
+
+    studies = [_study(storage, name) for name in (study or [None])]
+    typer.echo(f"wrote {plot(studies, kind, output, x, y)}")
+
+
+@results_app.command("report")
+def report_command(output: str = typer.Option("report.md", "-o", "--output", help="Page to write (.md or .html)."),
+                   storage: str = typer.Option(None, help=STORAGE_HELP),
+                   study: str = typer.Option(None, help=STUDY_HELP)) -> None:
+    """Write a report of the search: settings, leaderboard, the best's drawing and lineage, plots."""
+    from results.report import write_report
+
+    for path in write_report(_study(storage, study), output):
+        typer.echo(f"wrote {path}")
