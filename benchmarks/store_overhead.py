@@ -9,9 +9,10 @@ attribute (what a plain Optuna user writes), and all attributes in one call (the
 against nasbench). ``random`` is the default strategy because it really makes ``--evaluations`` distinct proposals;
 regularized evolution on NAS-Bench-201 converges (100 duplicate proposals in a row) after about 290 evaluations.
 Then it times a fresh process resuming the study for one more evaluation: from its checkpoint, and by replaying every
-trial through the strategy (as a study written before checkpoints resumes).
+trial through the strategy (as a study written before checkpoints resumes). Last, the cost of each trial's drawings
+and note (``--drawings``, off by default for the table evaluator): ``--drawn`` evaluations with and without them.
 
-    python benchmarks/store_overhead.py [--evaluations 1000] [--strategy random] [--repeats 3]
+    python benchmarks/store_overhead.py [--evaluations 1000] [--strategy random] [--repeats 3] [--drawn 100]
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ search(strategy=sys.argv[3], space="nb201", evaluator="table", budget=int(sys.ar
 """
 
 
-def run_search(url: str, evaluations: int, strategy: str) -> tuple[float, list[optuna.trial.FrozenTrial]]:
+def run_search(url: str, evaluations: int, strategy: str,
+               drawings: bool | None = None) -> tuple[float, list[optuna.trial.FrozenTrial]]:
     started = time.perf_counter()
     results = search(strategy=strategy, space="nb201", evaluator="table", budget=evaluations, seed=0, storage=url,
-                     study="overhead", seeds="none", progress=False)
+                     study="overhead", seeds="none", progress=False, drawings=drawings)
     elapsed = time.perf_counter() - started
     return elapsed, results.study.get_trials()
 
@@ -81,6 +83,7 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=1000)
     parser.add_argument("--strategy", default="random")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--drawn", type=int, default=100)
     args = parser.parse_args()
     # Warm both paths (imports, the table, SQLAlchemy) outside the timing.
     with tempfile.TemporaryDirectory() as folder:
@@ -104,6 +107,12 @@ def main() -> None:
           f"{best / min(one_write):.2f} against one write per trial (target <= 1.5)")
     print(f"resuming the study for one more evaluation in a fresh process: {min(resumes):.1f} s from its checkpoint, "
           f"{min(replays):.1f} s by replaying every trial (a study written before checkpoints)")
+    with tempfile.TemporaryDirectory() as folder:
+        plain, _ = run_search(f"sqlite:///{Path(folder) / 'plain.db'}", args.drawn, args.strategy, drawings=False)
+        drawn, _ = run_search(f"sqlite:///{Path(folder) / 'drawn.db'}", args.drawn, args.strategy, drawings=True)
+    print(f"{args.drawn} evaluations with each trial's drawings and note: {1000 * drawn / args.drawn:.0f} ms per "
+          f"trial against {1000 * plain / args.drawn:.0f} ms without ({1000 * (drawn - plain) / args.drawn:.0f} ms "
+          f"for the pictures, {drawn / plain:.1f}x; off by default for the table evaluator)")
 
 
 if __name__ == "__main__":

@@ -101,11 +101,13 @@ class Evaluator(ABC):
     def setup(self) -> None:  # noqa: B027 -- an optional hook, a no-op unless an evaluator has something to load
         """Load what evaluations need (data, tables); a worker process calls it once, before its first job."""
 
-    def keep_weights(self, folder: str | None) -> None:  # noqa: B027 -- an optional hook, like setup
+    def keep_weights(self, folder: str | None) -> bool:
         """Keep every trained candidate's weights in ``folder`` (``workers.weights.WeightStore``; None: keep none).
 
-        Given before the first evaluation; an evaluator that trains nothing (a table lookup) ignores it.
+        Given before the first evaluation; whether the evaluator will write any (one that trains nothing, a table
+        lookup, ignores it: False).
         """
+        return False
 
     def validation_size(self) -> int | None:
         """How many examples the validation metrics are measured on (None: not a dataset's validation split)."""

@@ -128,9 +128,10 @@ class TrainEvaluator(Evaluator):
         """Classes of the dataset."""
         return self.data.num_classes
 
-    def keep_weights(self, folder: str | None) -> None:
+    def keep_weights(self, folder: str | None) -> bool:
         """Save each trained candidate's weights in ``folder``, named by its hash (as the search knows it)."""
         self.weights = folder
+        return folder is not None
 
     def validation_size(self) -> int | None:
         """The images of the dataset's validation split."""

@@ -85,7 +85,8 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     if keep_weights not in KEEP_WEIGHTS:
         raise NasbenchError(f"keep_weights must be one of {', '.join(KEEP_WEIGHTS)}, got {keep_weights!r}")
     weights_folder = beside_store(storage, WEIGHTS_SUFFIX) if keep_weights != "none" else None
-    judge.keep_weights(str(weights_folder.resolve()) if weights_folder is not None else None)
+    if not judge.keep_weights(str(weights_folder.resolve()) if weights_folder is not None else None):
+        weights_folder = None  # nothing will be written there, so nothing is to be pruned
     wants_drawings = judge.drawings if drawings is None else drawings
     artifacts_folder = beside_store(storage, ARTIFACTS_SUFFIX) if wants_drawings else None
     if drawings and artifacts_folder is None:
