@@ -72,7 +72,21 @@ def open_storage(url: str | BaseStorage | None = DEFAULT_STORAGE, read_only: boo
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         if read_only and "readonly database" in reason:  # Optuna found no tables and tried to create them
             reason = "it is an SQLite file without an Optuna study"
-        raise NasbenchError(f"cannot open storage {text!r}: {reason}") from None
+        if isinstance(error, ImportError) or "Failed to import DB access module" in reason:
+            reason = ("its database driver is not installed (for PostgreSQL: pip install 'nasbench[postgres]', "
+                      "which is psycopg2)")
+        shown = public_url(text)
+        raise NasbenchError(f"cannot open storage {shown!r}: {reason.replace(text, shown)}") from None
+
+
+def public_url(url: str) -> str:
+    """``url`` with its password, if any, replaced by ``***`` (for messages and logs)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 -- not a database URL: nothing in it to hide
+        return url
 
 
 def storage_url(storage: str | BaseStorage | None) -> str | None:

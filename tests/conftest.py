@@ -34,3 +34,16 @@ def cli(capsys, monkeypatch, tmp_path):
         return code, captured.out, captured.err
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server of the tests marked ``postgres``: ``NASBENCH_TEST_POSTGRES`` (``.ci/run`` starts one)."""
+    url = os.environ.get("NASBENCH_TEST_POSTGRES")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must start a PostgreSQL server for the postgres tests (.ci/run sets "
+                        "NASBENCH_TEST_POSTGRES)")
+        pytest.skip("no PostgreSQL server: set NASBENCH_TEST_POSTGRES=postgresql+psycopg2://USER:PASSWORD@127.0.0.1:"
+                    "PORT/DB (.ci/run starts one)")
+    return url
