@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +30,10 @@ from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, format_objectives, values_of
 
 SQLITE = "sqlite:///"
+SQLITE_BUSY_SECONDS = 60.0
+OPEN_ATTEMPTS = 8
+# What a process opening a new database sees when another one is creating the same tables at that moment.
+SCHEMA_RACES = ("alembic_version", "already exists", "database is locked", "duplicate key value")
 DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MEMORY = "memory"
 CHECKPOINT_KEY = "nasbench:checkpoint"
@@ -67,7 +73,7 @@ def open_storage(url: str | BaseStorage | None = DEFAULT_STORAGE, read_only: boo
             else:
                 file.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return optuna.storages.get_storage(opened)
+        return _open_racing(opened)
     except Exception as error:  # SQLAlchemy and the drivers raise many types; all mean "cannot open"
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         if read_only and "readonly database" in reason:  # Optuna found no tables and tried to create them
@@ -77,6 +83,21 @@ def open_storage(url: str | BaseStorage | None = DEFAULT_STORAGE, read_only: boo
                       "which is psycopg2)")
         shown = public_url(text)
         raise NasbenchError(f"cannot open storage {shown!r}: {reason.replace(text, shown)}") from None
+
+
+def _open_racing(url: str) -> BaseStorage:
+    """The RDB storage at ``url``, retried with backoff while other processes create the same schema at once."""
+    # SQLite: wait this long for another process's write to finish rather than fail with "database is locked".
+    engine = {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}} if url.startswith(SQLITE) else None
+    attempt = 0
+    while True:
+        try:
+            return optuna.storages.get_storage(optuna.storages.RDBStorage(url, engine_kwargs=engine))
+        except Exception as error:
+            attempt += 1
+            if attempt == OPEN_ATTEMPTS or not any(words in str(error) for words in SCHEMA_RACES):
+                raise
+            time.sleep(0.05 * 2 ** attempt * (1.0 + random.random()))
 
 
 def public_url(url: str) -> str:
