@@ -101,7 +101,8 @@ class TrialArtifacts:
 
     def attach(self, trial_id: int, arch: Architecture, attrs: Mapping[str, Any]) -> None:
         """Start drawing and uploading the artifacts of trial ``trial_id`` (its candidate ``arch``)."""
-        self._pending[trial_id] = self._pool.submit(self._write, trial_id, arch, dict(attrs))
+        # A copy: the loop hands the candidate on while it is drawn.
+        self._pending[trial_id] = self._pool.submit(self._write, trial_id, arch.copy(), dict(attrs))
 
     def _write(self, trial_id: int, arch: Architecture, attrs: dict[str, Any]) -> None:
         trial = self.storage.get_trial(trial_id)

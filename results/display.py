@@ -116,7 +116,8 @@ def print_summary(results: SearchResults, console: Console | None = None, k: int
 def noise_text(results: SearchResults) -> str | None:
     """How much of an accuracy difference is one validation image (None unless the evaluator says how many)."""
     images = results.study.user_attrs.get("validation_images")
-    accuracies = [objective.metric for objective in results.objectives if objective.metric.endswith("acc")]
+    accuracies = [objective.metric for objective in results.objectives
+                  if objective.metric.startswith("val") and objective.metric.endswith("acc")]
     if not images or not accuracies:
         return None
     step = 100.0 / float(images)

@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nasbench.errors import NasbenchError
 from nasbench.objectives import Objective, oriented, pareto_fronts
-from results.store import study_objectives
+from results.store import RETRAIN, study_objectives
 
 RECORD_KEYS = ("number", "state", "name", "objective", "values", "hash", "strategy", "origin", "seed_name", "parent",
                "params", "macs", "error", "metrics")
@@ -67,13 +67,15 @@ def records(study: optuna.Study) -> list[dict[str, Any]]:
 
 
 def ranked(study: optuna.Study) -> list[tuple[int, FrozenTrial]]:
-    """COMPLETE trials with their Pareto front (0 = non-dominated), best first.
+    """COMPLETE trials of the search (not its retrains) with their Pareto front (0 = non-dominated), best first.
 
     Ranked by front, then the first objective, then trial number (earlier first). With one objective every trial is
     given front 0 and the ranking is by value alone.
     """
     objectives = study_objectives(study)
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    # A retrain (nasbench train TRIAL) trains a found architecture longer: it is not one of the search's evaluations.
+    trials = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if trial.user_attrs.get("origin") != RETRAIN]
     points = [oriented(objectives, trial.values) for trial in trials]
     level = [0] * len(trials)
     if len(objectives) > 1:

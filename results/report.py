@@ -112,7 +112,7 @@ def _best(trial: FrozenTrial, files: Path, written: list[Path]) -> list[Block]:
 
 def lineage(study: optuna.Study, trial: FrozenTrial) -> list[FrozenTrial]:
     """``trial`` and its ancestors by ``parent`` hash, the oldest first (a seed or a sample starts it)."""
-    by_hash = {t.user_attrs.get("hash"): t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("hash")}
+    by_hash = {t.user_attrs.get("hash"): t for t in evaluated_trials(study) if t.user_attrs.get("hash")}
     chain = [trial]
     while (parent := chain[-1].user_attrs.get("parent")) in by_hash and by_hash[parent] not in chain:
         chain.append(by_hash[parent])

@@ -324,6 +324,14 @@ def evaluated_trials(study: optuna.Study) -> list[FrozenTrial]:
     return sorted(trials, key=lambda trial: (trial.user_attrs.get("outcome", {}).get("order", -1), trial.number))
 
 
+def trial_with_genome(study: optuna.Study, number: int) -> FrozenTrial:
+    """Trial ``number`` of ``study``; a NasbenchError if there is none or it holds no genome."""
+    trial = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if trial is None or genome_json(trial) is None:
+        raise NasbenchError(f"study {study.study_name!r} has no trial {number} with a genome")
+    return trial
+
+
 def genome_json(trial: FrozenTrial) -> str | None:
     """The trial's genome as JSON text (None if it has none)."""
     genome = trial.user_attrs.get("genome")

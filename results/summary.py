@@ -13,7 +13,7 @@ from optuna.trial import FrozenTrial
 from nasbench.architecture import Architecture
 from nasbench.objectives import ANALYTIC_METRICS, Objective
 from results.records import dataframe, origin, ranked
-from results.store import genome_json
+from results.store import genome_json, public_url
 
 
 @dataclass
@@ -87,7 +87,10 @@ class SearchResults:
 
     @property
     def dashboard_command(self) -> str | None:
-        """The shell command that serves the dashboard of this study's storage (with its drawings) on 127.0.0.1."""
+        """The shell command that serves the dashboard of this study's storage (with its drawings) on 127.0.0.1.
+
+        A password in the storage URL is shown as ``***``.
+        """
         if self.storage is None:
             return None
-        return f"nasbench dashboard --storage {shlex.quote(self.storage)}"
+        return f"nasbench dashboard --storage {shlex.quote(public_url(self.storage))}"

@@ -418,7 +418,8 @@ class OneShotStrategy(Strategy):
         """Continue from ``path`` if it holds this job's checkpoint; the epoch to start from."""
         if path is None or not path.is_file():
             return 0
-        saved = torch.load(path, map_location=job.batches.device, weights_only=False)
+        # On the CPU: generator states must be CPU tensors; the supernet and optimizers copy theirs to the device.
+        saved = torch.load(path, map_location="cpu", weights_only=False)
         if saved.get("version") != CHECKPOINT_VERSION or saved.get("fingerprint") != fingerprint:
             return 0  # another configuration's job: start afresh (it is overwritten at the first epoch)
         job.supernet.load_state_dict(saved["supernet"])

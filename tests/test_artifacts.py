@@ -95,6 +95,8 @@ def test_reading_a_study_leaves_its_file_as_it_was(cli, tmp_path):
         assert cli(*command, "--storage", url)[0] == 0
     code, _, err = cli("results", "show", "--storage", url, "--study", "x")
     assert code == 2 and "no study 'x'" in err
+    code, _, err = cli("results", "export", "--format", "xls", "--storage", url)
+    assert code == 2 and "xls" in err and len(err.strip().splitlines()) == 1
     assert digest(tmp_path / "kept.db") == before
     with pytest.raises(NasbenchError, match="in-memory storage holds no study"):
         open_storage("memory", read_only=True)

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from ports import free_port
 
 from nasbench.app.search import search
 
@@ -38,12 +38,6 @@ def chromium() -> str:
             pytest.fail("CI must have Debian's chromium for the browser test (.ci/run installs it)")
         pytest.skip("no chromium on this machine (apt-get install chromium)")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def browse(chromium: str, url: str, profile: Path, *extra: str) -> str:

@@ -29,7 +29,7 @@ def searched(tmp_path_factory):
 def test_all_keeps_every_evaluations_weights_by_hash(searched):
     url, folder, found = searched
     hashes = {trial.user_attrs["hash"] for trial in evaluated_trials(found.study) if trial.state.name == "COMPLETE"}
-    assert WeightStore(folder / "kept.weights").hashes() == hashes and len(hashes) == 8
+    assert WeightStore(folder / "kept.weights" / "kept").hashes() == hashes and len(hashes) == 8
 
 
 def test_best_keeps_the_five_best_and_none_keeps_nothing(tmp_path):
@@ -37,8 +37,11 @@ def test_best_keeps_the_five_best_and_none_keeps_nothing(tmp_path):
     found = search(budget=8, epochs=1, seeds="lenet5,alexnet", storage=url, progress=False, drawings=False)
     complete = [t for t in evaluated_trials(found.study) if t.state.name == "COMPLETE"]
     best = sorted(complete, key=lambda trial: -trial.values[0])[:5]
-    kept = WeightStore(tmp_path / "best.weights").hashes()
+    kept = WeightStore(tmp_path / "best.weights" / found.study.study_name).hashes()
     assert len(kept) == 5 and kept == {trial.user_attrs["hash"] for trial in best}
+    other = search(budget=6, epochs=1, seeds="lenet5", storage=url, study="other", progress=False, drawings=False)
+    assert WeightStore(tmp_path / "best.weights" / found.study.study_name).hashes() == kept  # its own folder
+    assert len(WeightStore(tmp_path / "best.weights" / other.study.study_name).hashes()) == 5
     search(budget=2, epochs=1, seeds="lenet5", storage=f"sqlite:///{tmp_path / 'none.db'}", progress=False,
            keep_weights="none", drawings=False)
     assert not (tmp_path / "none.weights").exists()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from ports import free_port
 from ray_toys import EPOCHS, CurveTable, LoggedTable, NoCurve
 from scripted import CountingTask
 
@@ -119,12 +119,6 @@ def test_asha_with_no_objective_on_the_curve_is_an_error(local_ray, backend):
     with pytest.raises(NasbenchError, match="objectives params:min have none of them"):
         search(strategy="random", space="nb201", evaluator=CurveTable(), budget=2, storage="memory", progress=False,
                backend=backend, executor_options={"scheduler": "asha"}, objectives="params:min")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_search_joins_a_running_head_by_address(tmp_path):

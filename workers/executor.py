@@ -97,8 +97,8 @@ class Executor(ABC):
         """Run one long job of the search (a one-shot strategy's supernet search) and return its outcome.
 
         ``task(progress)`` calls ``progress(record)`` as it goes; each record reaches ``report`` in this thread. An
-        exception of the task is raised here. By default it runs in this process; an executor that runs its
-        evaluations elsewhere runs it there, with one evaluation's resources.
+        exception of the task is raised here. By default (the local backend, with a pool or not) it runs in this
+        process; the ray executor runs it as one trial, with one evaluation's resources.
         """
         return task(report)
 

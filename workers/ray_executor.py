@@ -378,9 +378,12 @@ class RayExecutor(Executor):
         except BaseException as error:  # noqa: BLE001 -- surfaced to the driver by wait_any and run_task
             self._error = error
 
-    def _check(self) -> None:
+    def _check(self, waiting: queue.SimpleQueue) -> None:
+        """Raise if the Tune experiment stopped (with an error, or while ``waiting`` still expects something)."""
         if self._error is not None:
             raise NasbenchError(f"Ray Tune stopped: {self._error}") from self._error
+        if self._thread is not None and not self._thread.is_alive() and waiting.empty():
+            raise NasbenchError("Ray Tune stopped before the work submitted to it finished")
 
     @property
     def capacity(self) -> int:
@@ -415,7 +418,7 @@ class RayExecutor(Executor):
         self._channel.waiting.put({"task": number, "payload": _pack(task)})
         try:
             while True:
-                self._check()
+                self._check(box)
                 try:
                     kind, value = box.get(timeout=0.5)
                 except queue.Empty:
@@ -443,7 +446,7 @@ class RayExecutor(Executor):
             ready = next((job for job in wanted if job in self._done), None)
             if ready is not None:
                 return self._tags.pop(ready), self._done.pop(ready)
-            self._check()
+            self._check(self._channel.finished)
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return None

@@ -25,7 +25,15 @@ class EarlyStopping:
     grace_period: int
     reduction_factor: int
     curve_metrics: tuple[str, ...]
-    target: Objective = field(init=False)
+    judged: Objective | None = field(default=None, init=False)
+
+    @property
+    def target(self) -> Objective:
+        """The objective judged (the search's, given by ``use_objectives``, or the evaluator's default)."""
+        if self.judged is None:
+            raise NasbenchError(f"--scheduler asha stops candidates on a metric of their per-epoch curve "
+                                f"({', '.join(self.curve_metrics)}): give it the search's objectives")
+        return self.judged
 
     def use_objectives(self, objectives: Sequence[Objective]) -> None:
         """Judge on the first of the search's ``objectives`` that the curve reports; none is a one-line error."""
@@ -34,7 +42,7 @@ class EarlyStopping:
             raise NasbenchError(f"--scheduler asha stops candidates on a metric of their per-epoch curve "
                                 f"({', '.join(self.curve_metrics)}), and the objectives "
                                 f"{format_objectives(objectives)} have none of them")
-        self.target = found
+        self.judged = found
 
 
 def early_stopping(evaluator: Evaluator, scheduler: str, grace_period: int = 1,
@@ -51,5 +59,7 @@ def early_stopping(evaluator: Evaluator, scheduler: str, grace_period: int = 1,
         if value < least:
             raise NasbenchError(f"{what} must be at least {least}, got {value}")
     stopping = EarlyStopping(int(grace_period), int(reduction_factor), tuple(evaluator.curve_metrics))
-    stopping.use_objectives(evaluator.default_objectives())
+    # The evaluator's default objective until the search gives its own, which may be another one of the curve's.
+    stopping.judged = next((objective for objective in evaluator.default_objectives()
+                            if objective.metric in stopping.curve_metrics), None)
     return stopping

@@ -153,16 +153,20 @@ def train_model(model: nn.Module, dataset: Dataset, epochs: int, config: TrainCo
     steps_per_epoch = n // batch_size  # drop the ragged last batch: a batch of one breaks BatchNorm
     total_steps, step = epochs * steps_per_epoch, 0
     curve: list[dict[str, float]] = []
-    key = _fingerprint(model, dataset, epochs, config, seed)
+    key = _fingerprint(model, dataset, epochs, config, seed, device, precision)
     start = 1
     if checkpoint is not None and Path(checkpoint).is_file():
-        saved = torch.load(checkpoint, map_location=device, weights_only=False)
+        # On the CPU: generator states must be CPU tensors; the model and optimizer copy theirs to the device.
+        saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
         if saved.get("fingerprint") == key:
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
-            precision.scaler.load_state_dict(saved["scaler"])
+            if saved["scaler"]:
+                precision.scaler.load_state_dict(saved["scaler"])
             generator.set_state(saved["generator"])
             torch.set_rng_state(saved["rng"])
+            if device.type == "cuda" and saved.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state(saved["cuda_rng"], device)
             curve = list(saved["curve"])
             start = len(curve) + 1
             step = len(curve) * steps_per_epoch
@@ -209,15 +213,20 @@ def train_model(model: nn.Module, dataset: Dataset, epochs: int, config: TrainCo
         if checkpoint is not None:
             atomic_save({"fingerprint": key, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                          "scaler": precision.scaler.state_dict(), "generator": generator.get_state(),
-                         "rng": torch.get_rng_state(), "curve": curve}, checkpoint)
+                         "rng": torch.get_rng_state(),
+                         "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                         "curve": curve}, checkpoint)
         if on_epoch is not None:
             on_epoch(entry)
     return curve
 
 
-def _fingerprint(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig, seed: int) -> str:
-    # What a checkpoint must match to be continued: the network's layout, the run's settings and the data.
+def _fingerprint(model: nn.Module, dataset: Dataset, epochs: int, config: TrainConfig, seed: int,
+                 device: torch.device, precision: Precision) -> str:
+    # What a checkpoint must match to be continued: the network's layout, the run's settings, the data, and where
+    # and at which precision it trains (a float16 run's loss scaler has state, a CPU run's none).
     layout = [(name, tuple(value.shape)) for name, value in model.state_dict().items()]
     key = {"layout": layout, "epochs": epochs, "seed": seed, "config": repr(config), "data": dataset.name,
-           "train": int(len(dataset.train_y))}
+           "train": int(len(dataset.train_y)), "device": device.type,
+           "precision": f"{precision.enabled} {precision.dtype}"}
     return hashlib.sha256(json.dumps(key, default=str).encode()).hexdigest()

@@ -53,10 +53,9 @@ class WeightStore:
             return set()
         return {path.name.split(".")[0] for path in self.folder.iterdir() if path.suffix in SUFFIXES}
 
-    def keep_only(self, hashes: Iterable[str]) -> None:
-        """Delete every file but those of ``hashes``."""
-        wanted = set(hashes)
-        for arch_hash in self.hashes() - wanted:
+    def discard(self, hashes: Iterable[str]) -> None:
+        """Delete the weights of ``hashes`` (those not kept are ignored)."""
+        for arch_hash in hashes:
             for suffix in SUFFIXES:
                 (self.folder / f"{arch_hash}{suffix}").unlink(missing_ok=True)
 

@@ -22,13 +22,14 @@ import torch
 from torch import nn
 
 from nasbench.app.load import load
+from nasbench.app.search import weights_directory
 from nasbench.architecture import Architecture
 from nasbench.compiler import build
 from nasbench.errors import NasbenchError
 from nasbench.summary import human, summary
 from results.records import origin
-from results.store import DEFAULT_STORAGE, beside_store, genome_json, load_study
-from workers.weights import WEIGHTS_SUFFIX, WeightStore, load_state, save_state
+from results.store import DEFAULT_STORAGE, genome_json, load_study, trial_with_genome
+from workers.weights import WeightStore, load_state, save_state
 
 ONNX_TOLERANCE = 1e-4  # of max(1, the largest output magnitude)
 CHECK_BATCH = 4
@@ -92,20 +93,15 @@ def _resolve(source: str | Architecture, storage: str | None, study: str | None
         url = storage or DEFAULT_STORAGE
         the_study = load_study(url, study)
         number = int(source)
-        trial = next((t for t in the_study.get_trials(deepcopy=False) if t.number == number), None)
-        if trial is None:
-            raise NasbenchError(f"study {the_study.study_name!r} has no trial {number}")
-        text = genome_json(trial)
-        if text is None:
-            raise NasbenchError(f"trial {number} of study {the_study.study_name!r} has no genome")
-        arch = Architecture.from_json(text)
+        trial = trial_with_genome(the_study, number)
+        arch = Architecture.from_json(genome_json(trial) or "")
         attrs = trial.user_attrs
         facts = {"study": the_study.study_name, "trial": str(number), "state": trial.state.name.lower(),
                  "origin": origin(attrs), "hash": str(attrs.get("hash"))}
         if trial.values:
             facts.update({metric: f"{value:.4g}" for metric, value in
                           zip(the_study.metric_names or ["objective"], trial.values)})
-        folder = beside_store(url, WEIGHTS_SUFFIX)
+        folder = weights_directory(url, the_study.study_name)
         state = WeightStore(folder).load(arch.hash()) if folder is not None else None
         return f"{the_study.study_name}-trial{number}", facts, arch, state
     arch = load(source)

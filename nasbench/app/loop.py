@@ -341,7 +341,8 @@ class SearchLoop:
                            pruned=pruned and values is not None)
         self.conclude(job.candidate, job.prepared.hash, told, bar)
         if self.best_weights is not None:
-            self.best_weights.keep_only(self.best_hashes(KEEP_BEST))
+            # Only finished evaluations lose their weights: one still running may have saved its own already.
+            self.best_weights.discard(set(self.known) - set(self.best_hashes(KEEP_BEST)))
 
     def best_hashes(self, count: int) -> list[str]:
         """The hashes of the ``count`` best evaluations by the first objective (full fidelity only)."""

@@ -74,7 +74,7 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     on for a stored study, unless the evaluator's own default says otherwise, as the table's does: a lookup costs
     less than a drawing; an in-memory study has no artifact store). ``keep_weights``: ``best`` keeps the trained
     weights of the ``KEEP_BEST`` best evaluations by the first objective, ``all`` every evaluation's, ``none``
-    none; they are stored beside the study (``<store>.weights/<hash>.safetensors``; none for an in-memory study).
+    none; they are stored beside the study (``<store>.weights/<study>/<hash>.safetensors``; none in memory).
     """
     for what, value, least in (("budget", budget, 1), ("workers", workers, 1), ("epochs", epochs, 1),
                                ("max_params", max_params, 1), ("max_macs", max_macs, 1),
@@ -84,9 +84,6 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     judge = make_evaluator(evaluator, dataset, table, evaluator_options)
     if keep_weights not in KEEP_WEIGHTS:
         raise NasbenchError(f"keep_weights must be one of {', '.join(KEEP_WEIGHTS)}, got {keep_weights!r}")
-    weights_folder = beside_store(storage, WEIGHTS_SUFFIX) if keep_weights != "none" else None
-    if not judge.keep_weights(str(weights_folder.resolve()) if weights_folder is not None else None):
-        weights_folder = None  # nothing will be written there, so nothing is to be pruned
     wants_drawings = judge.drawings if drawings is None else drawings
     artifacts_folder = beside_store(storage, ARTIFACTS_SUFFIX) if wants_drawings else None
     if drawings and artifacts_folder is None:
@@ -103,6 +100,9 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     proposer = get_strategy(strategy, the_space, goals, seed, budget, given)
     name = study or "-".join([strategy, the_space.name, *([search_data] if search_data else []), judge.task,
                               f"seed{seed}"])
+    weights_folder = weights_directory(storage, name) if keep_weights != "none" else None
+    if not judge.keep_weights(str(weights_folder.resolve()) if weights_folder is not None else None):
+        weights_folder = None  # nothing will be written there, so nothing is to be pruned
     context = SearchContext(loader=data_loader(judge, search_data), directory=job_directory(storage, name))
     proposer.bind(context)  # a strategy that trains on the data checks that it fits, before anything is written
     executor_settings = {**({"workers": workers} if workers is not None else {}), **dict(executor_options or {})}
@@ -179,6 +179,12 @@ def data_loader(judge: Evaluator, dataset: str | None) -> Callable[[], Dataset]:
         return own if isinstance(own, Dataset) else load_dataset(dataset or DEFAULT_DATASET)
 
     return load
+
+
+def weights_directory(storage: str | BaseStorage | None, study: str) -> Path | None:
+    """Where a search keeps its candidates' trained weights: ``<store>.weights/<study>`` (``beside_store``)."""
+    folder = beside_store(storage, WEIGHTS_SUFFIX)
+    return None if folder is None else folder / study
 
 
 def job_directory(storage: str | BaseStorage | None, study: str) -> Path | None:

@@ -27,7 +27,16 @@ from nasbench.architecture import Architecture
 from nasbench.errors import NasbenchError
 from nasbench.objectives import ANALYTIC_METRICS
 from nasbench.summary import human
-from results.store import DEFAULT_STORAGE, RETRAIN, TrialWriter, beside_store, genome_json, load_study, study_objectives
+from results.store import (
+    DEFAULT_STORAGE,
+    RETRAIN,
+    TrialWriter,
+    beside_store,
+    genome_json,
+    load_study,
+    study_objectives,
+    trial_with_genome,
+)
 from search_spaces.base import SearchSpace
 from workers.base import Result
 from workers.train_evaluator import DEFAULT_EPOCHS, TrainEvaluator
@@ -153,12 +162,9 @@ def _trial(source: str | Path | Architecture, url: str, study: str | None
     """The study and trial a number names (None, None for anything else)."""
     if not (isinstance(source, str) and source.isdigit()):
         return None, None
-    the_study = load_study(url, study, read_only=False)
-    number = int(source)
-    trial = next((t for t in the_study.get_trials(deepcopy=False) if t.number == number), None)
-    if trial is None or genome_json(trial) is None:
-        raise NasbenchError(f"study {the_study.study_name!r} has no trial {number} with a genome")
-    return the_study, trial
+    found = load_study(url, study)  # read-only: a missing store is an error, not a new file
+    trial = trial_with_genome(found, int(source))
+    return load_study(url, found.study_name, read_only=False), trial
 
 
 def _study_dataset(study: optuna.Study) -> str | None:

@@ -21,7 +21,7 @@ def dashboard(storage: str = typer.Option(None, help="Optuna storage URL (defaul
               ) -> None:
     """Serve optuna-dashboard on the store, read-only, with every trial's drawings and note."""
     from results.artifacts import ARTIFACTS_SUFFIX, artifact_store
-    from results.store import DEFAULT_STORAGE, beside_store, open_storage
+    from results.store import DEFAULT_STORAGE, beside_store, open_storage, public_url
 
     try:
         import optuna_dashboard
@@ -35,5 +35,5 @@ def dashboard(storage: str = typer.Option(None, help="Optuna storage URL (defaul
     if artifacts is not None and not Path(artifacts).is_dir():
         raise NasbenchError(f"no artifact folder at {artifacts}")
     served = artifact_store(folder) if folder is not None and folder.is_dir() else None
-    typer.echo(f"dashboard of {url} at http://{host}:{port}/dashboard/ (Ctrl-C stops it)")
+    typer.echo(f"dashboard of {public_url(url)} at http://{host}:{port}/dashboard/ (Ctrl-C stops it)")
     optuna_dashboard.run_server(store, host=host, port=port, artifact_store=served)
