@@ -23,6 +23,7 @@ from optuna.storages import BaseStorage
 
 from nasbench.architecture import Architecture
 from nasbench.draw import draw
+from nasbench.errors import error_line
 from nasbench.summary import human, summary_rows
 from results.records import origin
 
@@ -120,9 +121,8 @@ class TrialArtifacts:
         try:
             future.result()
         except Exception as error:  # noqa: BLE001 -- a picture never fails a search
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             number = self.storage.get_trial(trial_id).number
-            self.warn(f"warning: trial {number}: its drawings or note were not stored ({reason})")
+            self.warn(f"warning: trial {number}: its drawings or note were not stored ({error_line(error)})")
 
     def close(self) -> None:
         """Finish what is pending and stop the thread."""

@@ -26,7 +26,7 @@ from optuna.distributions import BaseDistribution
 from optuna.storages import BaseStorage, InMemoryStorage
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from nasbench.errors import NasbenchError
+from nasbench.errors import NasbenchError, error_line
 from nasbench.objectives import Objective, format_objectives, values_of
 
 SQLITE = "sqlite:///"
@@ -75,7 +75,7 @@ def open_storage(url: str | BaseStorage | None = DEFAULT_STORAGE, read_only: boo
     try:
         return _open_racing(opened)
     except Exception as error:  # SQLAlchemy and the drivers raise many types; all mean "cannot open"
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = error_line(error)
         if read_only and "readonly database" in reason:  # Optuna found no tables and tried to create them
             reason = "it is an SQLite file without an Optuna study"
         if isinstance(error, ImportError) or "Failed to import DB access module" in reason:

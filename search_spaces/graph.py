@@ -16,7 +16,7 @@ import numpy as np
 
 from nasbench.architecture import Architecture
 from nasbench.cell import NETWORK_INPUT, Cell
-from nasbench.errors import GenomeError, NasbenchError
+from nasbench.errors import GenomeError, NasbenchError, error_line
 from nasbench.limits import size_limit_error
 from search_spaces import zoo
 from search_spaces.base import SearchSpace
@@ -121,7 +121,7 @@ class GraphSpace(SearchSpace):
             arch = zoo.adapt(zoo.get(name), self.input_shape, self.num_classes, self.width_mult)
         except Exception as error:  # noqa: BLE001 -- a zoo factory may fail in any way on an unusual input shape
             raise NasbenchError(f"seed {name} does not adapt to {'x'.join(map(str, self.input_shape))} inputs: "
-                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+                                f"{error_line(error)}") from None
         reason = self.check(arch)
         if reason is not None:
             raise NasbenchError(f"seed {name} is not a member of the space: {reason}")

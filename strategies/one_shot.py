@@ -38,7 +38,7 @@ from torch.nn import functional as F  # noqa: N812 - torch's own alias
 
 from nasbench.architecture import Architecture
 from nasbench.devices import Precision, resolve_device
-from nasbench.errors import NasbenchError
+from nasbench.errors import NasbenchError, error_line
 from nasbench.files import atomic_save
 from nasbench.objectives import Objective
 from nasbench.options import Option
@@ -269,7 +269,7 @@ class OneShotStrategy(Strategy):
         except Exception as error:  # noqa: BLE001 -- any failure to run the supernet on the data is a misfit
             raise NasbenchError(f"strategy {self.name!r}: the {self.space.name} supernet does not fit dataset "
                                 f"{data.name!r} ({'x'.join(map(str, data.input_shape))}): "
-                                f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+                                f"{error_line(error)}") from None
 
     def ask(self) -> Candidate:
         """The next derived architecture not evaluated yet; runs the next supernet search when none is left."""

@@ -38,7 +38,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from nasbench.architecture import Architecture
-from nasbench.errors import NasbenchError
+from nasbench.errors import NasbenchError, error_line
 from nasbench.objectives import Objective
 from workers.base import PRUNED, Evaluator, Result
 from workers.executor import Executor, Finished, Job, register_executor, safe_evaluate
@@ -486,8 +486,7 @@ def _start_ray(ray: Any, address: str | None, num_cpus: int | None, num_gpus: in
     try:
         ray.init(**options)
     except Exception as error:  # noqa: BLE001 -- any failure to reach a cluster is the same bad input
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise NasbenchError(f"cannot connect to Ray at {address!r}: {reason}") from None
+        raise NasbenchError(f"cannot connect to Ray at {address!r}: {error_line(error)}") from None
 
 
 def _probe(address: str) -> None:

@@ -25,7 +25,7 @@ from nasbench.app.load import load
 from nasbench.app.search import weights_directory
 from nasbench.architecture import Architecture
 from nasbench.compiler import build
-from nasbench.errors import NasbenchError
+from nasbench.errors import NasbenchError, error_line
 from nasbench.summary import human, summary
 from results.records import origin
 from results.store import DEFAULT_STORAGE, genome_json, load_study, trial_with_genome
@@ -65,7 +65,7 @@ def export(source: str | Architecture, output: str | Path | None = None, storage
             model.load_state_dict(state)
         except RuntimeError as error:
             raise NasbenchError(f"the weights do not fit {arch.name} (trained at another size, with cells/width?): "
-                                f"{str(error).splitlines()[0]}") from None
+                                f"{error_line(error)}") from None
     model.eval()
     files = [folder / "genome.yaml"]
     files[0].write_text(arch.to_yaml())
@@ -127,7 +127,7 @@ def _onnx(model: nn.Module, arch: Architecture, path: Path) -> tuple[float | Non
         program.save(str(path))
     except Exception as error:  # noqa: BLE001 -- any exporter failure is reported, the other files stand
         path.unlink(missing_ok=True)
-        return None, f"model.onnx not written: {str(error).strip().splitlines()[0] if str(error).strip() else error}"
+        return None, f"model.onnx not written: {error_line(error)}"
     finally:
         quiet.setLevel(level)
     try:
