@@ -5,7 +5,8 @@ and the space's encoding as params where it has one) and once when it ends (inte
 curve, the metrics, wall time, then COMPLETE with every objective's value, or FAIL with the reason). The study's
 metric names are the objectives' metrics, so the dashboard shows ``val_acc``, not ``Objective 0``. The search's
 checkpoint (the strategy's ``state_dict`` and the loop's counters) is a study system attribute in the same storage.
-A search killed midway leaves RUNNING trials behind; ``fail_stale`` marks them FAIL (``stale``).
+A search killed midway leaves RUNNING trials behind; the next searcher marks them FAIL (``stale``) and evaluates them
+again (``results.shared``).
 """
 
 from __future__ import annotations
@@ -290,22 +291,18 @@ class TrialWriter:
             if isinstance(value, (int, float)) and math.isfinite(value):
                 self.storage.set_trial_intermediate_value(handle.trial_id, int(entry.get("epoch", step)), value)
 
-    def fail_stale(self, reason: str) -> list[FrozenTrial]:
-        """Mark every RUNNING trial FAIL as stale (``reason``) and return them as they were."""
-        stale = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-        for trial in stale:
-            self.storage.set_trial_user_attr(trial._trial_id, "outcome",
-                                             {"error": reason, "stale": True, "metrics": {}, "seconds": 0.0})
-            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        return stale
+    def save_checkpoint(self, checkpoint: Mapping[str, Any], slot: int = 0) -> None:
+        """Store the checkpoint (strategy state and loop counters) of the searcher in ``slot`` with the study."""
+        self.storage.set_study_system_attr(self.study_id, checkpoint_key(slot), clean(dict(checkpoint)))
 
-    def save_checkpoint(self, checkpoint: Mapping[str, Any]) -> None:
-        """Store the search's checkpoint (strategy state and loop counters) with the study."""
-        self.storage.set_study_system_attr(self.study_id, CHECKPOINT_KEY, clean(dict(checkpoint)))
+    def load_checkpoint(self, slot: int = 0) -> dict[str, Any] | None:
+        """The last checkpoint of the searcher in ``slot`` (None for a new study or one written before them)."""
+        return self.storage.get_study_system_attrs(self.study_id).get(checkpoint_key(slot))
 
-    def load_checkpoint(self) -> dict[str, Any] | None:
-        """The last checkpoint stored with the study (None for a new study or one written before checkpoints)."""
-        return self.storage.get_study_system_attrs(self.study_id).get(CHECKPOINT_KEY)
+
+def checkpoint_key(slot: int) -> str:
+    """The study system attribute that holds the checkpoint of the searcher in ``slot`` (slot 0: a lone search's)."""
+    return CHECKPOINT_KEY if slot == 0 else f"{CHECKPOINT_KEY}:{slot}"
 
 
 def is_stale(trial: FrozenTrial) -> bool:

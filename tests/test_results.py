@@ -96,18 +96,6 @@ def test_writer_stores_nan_as_fail_and_clean_json():
     assert clean({"a": [1.0, math.nan]}) == {"a": [1.0, None]}
 
 
-def test_stale_running_trials_are_failed_and_returned():
-    study = optuna.create_study(direction="maximize")
-    writer = TrialWriter(study, parse_objectives("acc:max"))
-    writer.start({"hash": "h1"})
-    done = writer.start({"hash": "h2"})
-    writer.finish(done, True, {"acc": 1.0}, [], 0.1, None)
-    stale = writer.fail_stale("interrupted")
-    assert [t.user_attrs["hash"] for t in stale] == ["h1"]
-    states = {t.user_attrs["hash"]: t.state.name for t in study.get_trials()}
-    assert states == {"h1": "FAIL", "h2": "COMPLETE"}
-
-
 def test_results_tables_fit_80_columns_and_wide_shows_everything(cli, tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'narrow.db'}"
     search(strategy="random", space="nb201", evaluator="table", budget=6, seed=1, storage=url, progress=False,

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, IntDistribution
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
 from nasbench.architecture import Architecture
@@ -38,7 +40,9 @@ from nasbench.objectives import ANALYTIC_METRICS, Objective, oriented, values_of
 from nasbench.threads import num_threads
 from results.artifacts import TrialArtifacts
 from results.display import SearchProgress
-from results.store import TrialHandle, TrialWriter, evaluated_trials
+from results.ledger import CLAIMED, FULL, TAKEN
+from results.shared import SharedStudy
+from results.store import FINISHED, RETRAIN, TrialHandle, TrialWriter, evaluated_trials, is_stale
 from search_spaces.base import SearchSpace, Variable
 from strategies.base import Candidate, Observation, Strategy, StrategyExhausted
 from workers.base import PRUNED, Result
@@ -48,7 +52,10 @@ from workers.weights import WeightStore
 MAX_DUPLICATES = 100
 CHECKPOINT_EVERY = 25
 KEEP_BEST = 5  # --keep-weights best: the weights of this many best evaluations are kept
-CHECKPOINT_VERSION = 1
+# 1: the strategy was told the first ``evaluated`` evaluations; 2: it was told the trials ``told`` (id ranges).
+CHECKPOINT_VERSIONS = (1, 2)
+SYNC_SECONDS = 0.1  # how often the other searchers' new evaluations are read from the store
+POLL_SECONDS = 0.2  # how often a searcher with nothing left to do looks at the others' unfinished claims
 
 @dataclass
 class Prepared:
@@ -91,6 +98,22 @@ def distribution(variable: Variable) -> BaseDistribution:
     return CategoricalDistribution(list(choices))
 
 
+def id_ranges(ids: set[int]) -> list[list[int]]:
+    """``ids`` as sorted inclusive ranges ``[first, last]`` (a checkpoint's told trials, mostly consecutive)."""
+    ranges: list[list[int]] = []
+    for trial_id in sorted(ids):
+        if ranges and trial_id == ranges[-1][1] + 1:
+            ranges[-1][1] = trial_id
+        else:
+            ranges.append([trial_id, trial_id])
+    return ranges
+
+
+def ids_of(ranges: list[list[int]]) -> set[int]:
+    """The ids that ``id_ranges`` wrote."""
+    return {trial_id for first, last in ranges for trial_id in range(int(first), int(last) + 1)}
+
+
 class SearchLoop:
     """One search over an open study: resume, seeds, then ask/evaluate/store/tell, ``executor.capacity`` in flight."""
 
@@ -98,8 +121,10 @@ class SearchLoop:
                  objectives: tuple[Objective, ...], budget: int, seed: int = 0,
                  fidelity: int | None = None, max_params: int | None = None, max_macs: int | None = None,
                  max_duplicates: int = MAX_DUPLICATES, checkpoint_every: int = CHECKPOINT_EVERY,
-                 artifacts: TrialArtifacts | None = None, best_weights: WeightStore | None = None) -> None:
+                 artifacts: TrialArtifacts | None = None, best_weights: WeightStore | None = None,
+                 *, shared: SharedStudy) -> None:
         self.study, self.space, self.strategy = study, space, strategy
+        self.shared = shared  # this searcher's membership of the study's ledger (joined)
         self.artifacts = artifacts  # each trial's drawings and note, written while it is evaluated
         self.best_weights = best_weights  # where only the KEEP_BEST best candidates' weights are kept
         self.executor, self.objectives = executor, objectives
@@ -115,6 +140,10 @@ class SearchLoop:
         self.duplicates = 0  # duplicate proposals in a row
         self.checkpointed = 0
         self.best: float | None = None
+        self.told_ids: set[int] = set()  # trials told to the strategy, or waiting for replay
+        self.reserved: dict[str, Candidate] = {}  # claims taken over from stale trials, not evaluated again yet
+        self.full = False  # the study's budget is claimed
+        self.synced_at = self.checked_at = -math.inf
 
     @staticmethod
     def _distributions(space: SearchSpace) -> dict[str, BaseDistribution] | None:
@@ -135,9 +164,21 @@ class SearchLoop:
         capacity = max(1, self.executor.capacity)
         with self.executor as pool:
             while True:
-                while (stopped is None and len(pending) < capacity
-                       and self.evaluated + len(pending) + len(self.replay) < self.budget):
-                    if queue:
+                self.sync(queue, bar)
+                while len(pending) < capacity:
+                    if queue and queue[0][1] == REDO:
+                        candidate, source = queue.popleft()  # claimed already: it needs no budget of its own
+                        if self.reserved.pop(candidate.info["hash"], None) is None:
+                            continue  # proposed again and evaluated meanwhile
+                        held = candidate.info["hash"]
+                    elif stopped is not None or self.full or (
+                            self.evaluated + len(pending) + len(self.replay) >= self.budget):
+                        while queue and queue[0][1] != REDO:
+                            queue.popleft()  # no budget is left for new work
+                        if not queue and not self._redo_reserved(queue):
+                            break
+                        continue
+                    elif queue:
                         candidate, source = queue.popleft()
                     elif any(job.source == SEED for job in pending.values()):
                         break  # seeds are told before the strategy is first asked
@@ -146,7 +187,7 @@ class SearchLoop:
                             candidate, source = self.ask(), ASKED
                         except StrategyExhausted as exhausted:
                             stopped = str(exhausted)
-                            break
+                            continue
                         self.asks += 1
                     prepared = self.prepare(candidate)
                     candidate.info["hash"] = prepared.hash
@@ -156,27 +197,32 @@ class SearchLoop:
                     if replayable and not taken and not self._replays(prepared.hash, capacity):
                         self.flush_replay(bar)
                         replayable, taken = False, prepared.hash in self.known
+                    if not taken and not replayable and source != REDO:
+                        claim = self.claim(prepared.hash)
+                        taken = claim == TAKEN
+                        if claim == FULL:
+                            self.full = True
+                            continue
+                    if source == REDO and (taken or prepared.hash != held):
+                        self.shared.release(held)  # evaluated already: the claim's budget goes back
+                        continue
                     if taken:
                         if source != SEED:
-                            stopped = self.duplicate(candidate, prepared.hash)
+                            stopped = stopped or self.duplicate(candidate, prepared.hash)
                         continue
                     self.duplicates = 0
                     if replayable:
-                        self.conclude(candidate, prepared.hash, self._take_replay(prepared.hash), bar)
+                        trial = self._take_replay(prepared.hash)
+                        self.conclude(candidate, prepared.hash, self.observation(trial), bar, trial._trial_id)
                         continue
-                    attrs = self.attrs(candidate, prepared)
-                    handle = self.writer.start(attrs, *self.encoding(candidate.arch))
-                    reason = prepared.error or size_limit_error(prepared.params, prepared.macs, self.max_params,
-                                                                self.max_macs)
-                    if reason is not None:
-                        self.finish(Pending(handle, candidate, prepared, source), Result.failure(reason), bar)
-                        continue
-                    if self.artifacts is not None:
-                        self.artifacts.attach(handle.trial_id, candidate.arch, attrs)
-                    job = pool.submit(candidate.arch, self.fidelity, self.seed)
-                    pending[job] = Pending(handle, candidate, prepared, source)
-                    running.add(prepared.hash)
+                    started = self.start(pool, candidate, prepared, source, bar)
+                    if started is not None:
+                        job, record = started
+                        pending[job] = record
+                        running.add(prepared.hash)
                 if not pending:
+                    if queue or self.wait_for_others(stopped):
+                        continue
                     break
                 finished = pool.wait_any(list(pending))
                 if finished is None:
@@ -188,6 +234,74 @@ class SearchLoop:
         self.flush_replay(bar)
         self.checkpoint()
         return stopped
+
+    def claim(self, arch_hash: str) -> str:
+        """Claim ``arch_hash`` in the study's ledger before evaluating it (one this searcher took over is its own)."""
+        if arch_hash in self.reserved:
+            return CLAIMED
+        return self.shared.claim(arch_hash, self.budget)
+
+    def start(self, pool: Executor, candidate: Candidate, prepared: Prepared, source: str,
+              bar: SearchProgress) -> tuple[Any, Pending] | None:
+        """Store a RUNNING trial for a claimed candidate and submit it; None if it failed at once (too big, invalid)."""
+        self.reserved.pop(prepared.hash, None)
+        attrs = self.attrs(candidate, prepared)
+        handle = self.writer.start(attrs, *self.encoding(candidate.arch))
+        self.shared.started(prepared.hash, handle.trial_id)
+        record = Pending(handle, candidate, prepared, source)
+        reason = prepared.error or size_limit_error(prepared.params, prepared.macs, self.max_params, self.max_macs)
+        if reason is not None:
+            self.finish(record, Result.failure(reason), bar)
+            return None
+        if self.artifacts is not None:
+            self.artifacts.attach(handle.trial_id, candidate.arch, attrs)
+        return pool.submit(candidate.arch, self.fidelity, self.seed), record
+
+    def _redo_reserved(self, queue: deque[tuple[Candidate, str]]) -> bool:
+        """Queue the claims this searcher took over and has not evaluated yet; whether there were any."""
+        queued = {candidate.info["hash"] for candidate, source in queue if source == REDO}
+        left = [candidate for arch_hash, candidate in self.reserved.items() if arch_hash not in queued]
+        queue.extend((candidate, REDO) for candidate in left)
+        return bool(left)
+
+    def sync(self, queue: deque[tuple[Candidate, str]], bar: SearchProgress, force: bool = False) -> None:
+        """Tell the strategy the other searchers' new evaluations; take over stale claims (every heartbeat).
+
+        The claims taken over are queued to be evaluated again.
+        """
+        now = time.monotonic()
+        if force or now - self.synced_at >= SYNC_SECONDS:
+            self.synced_at = now
+            for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
+                if trial._trial_id in self.told_ids or trial._trial_id in self.shared.running:
+                    continue
+                self.told_ids.add(trial._trial_id)
+                attrs = trial.user_attrs
+                if is_stale(trial) or attrs.get("origin") == RETRAIN or attrs.get("hash", "") in self.known:
+                    continue
+                self.tell_stored(trial)
+                bar.update(self.evaluated, self.best)
+        if force or now - self.checked_at >= self.shared.heartbeat:
+            self.checked_at = now
+            for trial in self.shared.take_over(self.shared.stale_trials()):
+                candidate, _ = self.restore(trial)
+                if candidate.info["hash"] in self.known:
+                    self.shared.release(candidate.info["hash"])
+                    continue
+                self.reserved[candidate.info["hash"]] = candidate
+                queue.append((candidate, REDO))
+
+    def wait_for_others(self, stopped: str | None) -> bool:
+        """With nothing left to do here, whether to go on: the budget is given back, or others still evaluate."""
+        if stopped is not None:
+            return False
+        if self.full and self.shared.claimed() < self.budget:
+            self.full = False  # a claim whose searcher died before writing its trial gave its budget back
+            return True
+        if self.shared.unfinished() == 0:
+            return False
+        time.sleep(POLL_SECONDS)  # another searcher's evaluation may finish, or go stale and be taken over here
+        return True
 
     def ask(self) -> Candidate:
         """The strategy's next proposal."""
@@ -211,43 +325,60 @@ class SearchLoop:
     def resume(self) -> list[Candidate]:
         """Restore the checkpoint, queue the stored evaluations after it for replay; returns candidates to redo.
 
-        Candidates to redo are those of interrupted (stale) trials that the strategy proposed before the checkpoint,
-        so that a restored strategy will not propose them again.
+        The stale trials' claims (``SharedStudy.take_over``) become this searcher's. Candidates to redo at once are
+        those that the restored strategy will not propose again: its own interrupted ones proposed before the
+        checkpoint, and the other searchers'. Without a checkpoint the fresh strategy proposes its own again.
         """
-        stale = self.writer.fail_stale("interrupted: the search stopped while this evaluation ran; evaluated again")
-        checkpoint = self.writer.load_checkpoint()
+        taken = self.shared.take_over(self.shared.stale_trials())
+        checkpoint = self.writer.load_checkpoint(self.shared.slot)
         trials = evaluated_trials(self.study)
         stored = next((trial.distributions for trial in trials if trial.distributions), None)
         if stored and self.distributions is not None:
             self.distributions.update(stored)  # Optuna refuses another kind of distribution for a stored param
-        told = 0
+        told: set[int] = set()
+        owner = None  # the searcher whose strategy the checkpoint holds (None: one that did not record itself)
         if checkpoint is not None:
-            if checkpoint.get("version") != CHECKPOINT_VERSION:
-                raise NasbenchError(f"study {self.study.study_name!r}: checkpoint version {checkpoint.get('version')} "
-                                    f"is not {CHECKPOINT_VERSION} (written by another nasbench version)")
+            version = checkpoint.get("version")
+            if version not in CHECKPOINT_VERSIONS:
+                raise NasbenchError(f"study {self.study.study_name!r}: checkpoint version {version} is not one of "
+                                    f"{', '.join(map(str, CHECKPOINT_VERSIONS))} (written by another nasbench version)")
             self.strategy.load_state_dict(checkpoint["strategy"])
-            told = min(int(checkpoint["evaluated"]), len(trials))
+            if version == 1:  # its strategy was told the first ``evaluated`` evaluations in their order
+                told = {trial._trial_id for trial in trials[:int(checkpoint["evaluated"])]}
+            else:
+                told, owner = ids_of(checkpoint["told"]), checkpoint.get("searcher")
             self.asks, self.duplicates = int(checkpoint["asks"]), int(checkpoint["duplicates"])
-        for trial in trials[:told]:
-            observation = self.observation(trial)
-            self.known[trial.user_attrs["hash"]] = observation
-            self.evaluated += 1
-            self.track(observation)
+        for trial in trials:
+            if trial._trial_id in told:
+                observation = self.observation(trial)
+                self.known[trial.user_attrs["hash"]] = observation
+                self.told_ids.add(trial._trial_id)
+                self.evaluated += 1
+                self.track(observation)
         self.checkpointed = self.evaluated
-        # Evaluations proposed before the checkpoint and finished after it: the restored strategy will not ask again.
-        for trial in trials[told:]:
-            if trial.user_attrs.get("ask", 0) <= self.asks and checkpoint is not None:
+
+        def proposed_before(trial: FrozenTrial) -> bool:
+            """Whether the checkpointed strategy proposed ``trial`` already (another searcher's: never)."""
+            own = trial.user_attrs.get("searcher") == owner
+            return checkpoint is not None and (not own or trial.user_attrs.get("ask", math.inf) <= self.asks)
+
+        # Evaluations finished after the checkpoint: told now if the restored strategy will not ask for them again.
+        for trial in trials:
+            if trial._trial_id in told:
+                continue
+            if proposed_before(trial):
                 self.tell_stored(trial)
             else:
                 self.replay.append(trial)
-        redo, seen = [], set(self.known)
-        for trial in stale:
+                self.told_ids.add(trial._trial_id)
+        redo = []
+        for trial in taken:
             candidate, _ = self.restore(trial)
-            arch_hash = candidate.info["hash"]
-            # Without a checkpoint the fresh strategy proposes the interrupted candidate again by itself.
-            before = checkpoint is not None and trial.user_attrs.get("ask", math.inf) <= self.asks
-            if before and arch_hash not in seen and candidate.info.get("origin") != "seed":
-                seen.add(arch_hash)
+            if candidate.info["hash"] in self.known:
+                self.shared.release(candidate.info["hash"])  # evaluated already: the claim's budget goes back
+                continue
+            self.reserved[candidate.info["hash"]] = candidate
+            if proposed_before(trial) and candidate.info.get("origin") != "seed":
                 redo.append(candidate)
         return redo
 
@@ -257,11 +388,11 @@ class SearchLoop:
             return self.replay[0].user_attrs["hash"] == arch_hash
         return any(trial.user_attrs["hash"] == arch_hash for trial in self.replay)
 
-    def _take_replay(self, arch_hash: str) -> Observation:
+    def _take_replay(self, arch_hash: str) -> FrozenTrial:
         for trial in self.replay:
             if trial.user_attrs["hash"] == arch_hash:
                 self.replay.remove(trial)
-                return self.observation(trial)
+                return trial
         raise AssertionError(f"{arch_hash} is not waiting for replay")
 
     def flush_replay(self, bar: SearchProgress) -> None:
@@ -273,7 +404,7 @@ class SearchLoop:
     def tell_stored(self, trial: FrozenTrial) -> None:
         """Tell a stored evaluation as its own candidate."""
         candidate, observation = self.restore(trial)
-        self.conclude(candidate, candidate.info["hash"], observation, None)
+        self.conclude(candidate, candidate.info["hash"], observation, None, trial._trial_id)
 
     def restore(self, trial: FrozenTrial) -> tuple[Candidate, Observation]:
         """The candidate and observation a stored trial holds."""
@@ -314,7 +445,7 @@ class SearchLoop:
                  "params": prepared.params, "macs": prepared.macs, "strategy": self.strategy.name,
                  "origin": info.get("origin"), "parent": info.get("parent"), "mutations": info.get("mutations"),
                  "seed_name": info.get("seed"), "derived": info.get("derived"), "fidelity": self.fidelity,
-                 "mutation": candidate.arch.meta.get("mutation"), "ask": self.asks}
+                 "mutation": candidate.arch.meta.get("mutation"), "ask": self.asks, "searcher": self.shared.token}
         return {key: value for key, value in attrs.items() if value is not None}  # one storage write per attribute
 
     def encoding(self, arch: Architecture) -> tuple[dict[str, Any] | None, dict[str, BaseDistribution] | None]:
@@ -327,19 +458,31 @@ class SearchLoop:
             return None, None
 
     def finish(self, job: Pending, result: Result, bar: SearchProgress) -> None:
-        """Store the result with every objective's value (after the trial's artifacts), then tell it."""
+        """Store the result with every objective's value (after the trial's artifacts), then tell it.
+
+        A result whose claim another searcher took over meanwhile (this one missed its beats for the grace period)
+        is dropped: that searcher's evaluation is the one the study keeps.
+        """
         if self.artifacts is not None:
             self.artifacts.wait(job.handle.trial_id)
+        self.shared.ended(job.handle.trial_id)
         pruned = result.status == PRUNED
         scored = result.ok or pruned
         metrics = {**result.metrics, **job.prepared.analytic()} if scored else dict(result.metrics)
-        values, error = self.writer.finish(job.handle, result.ok, metrics, result.curve, result.seconds, result.error,
-                                           {"order": self.evaluated}, pruned=pruned)
+        try:
+            if not self.shared.holds(job.prepared.hash):
+                raise UpdateFinishedTrialError("claim taken over")
+            values, error = self.writer.finish(job.handle, result.ok, metrics, result.curve, result.seconds,
+                                               result.error, {"order": self.evaluated}, pruned=pruned)
+        except UpdateFinishedTrialError:
+            bar.warn(f"{job.candidate.arch.name}: another searcher took this evaluation over as stale (no heartbeat "
+                     f"for {self.shared.grace} s); its result here is dropped")
+            return
         # Built from exactly what was stored, so that a replay after a resume tells the strategy the same thing.
         stored = {key: value if math.isfinite(value) else math.nan for key, value in metrics.items()}
         told = Observation(values is not None, values, stored, result.error if pruned else error,
                            pruned=pruned and values is not None)
-        self.conclude(job.candidate, job.prepared.hash, told, bar)
+        self.conclude(job.candidate, job.prepared.hash, told, bar, job.handle.trial_id)
         if self.best_weights is not None:
             # Only finished evaluations lose their weights: one still running may have saved its own already.
             self.best_weights.discard(set(self.known) - set(self.best_hashes(KEEP_BEST)))
@@ -352,9 +495,10 @@ class SearchLoop:
         return [arch_hash for _, arch_hash in sorted(scored, key=lambda pair: -pair[0])[:count]]
 
     def conclude(self, candidate: Candidate, arch_hash: str, observation: Observation,
-                 bar: SearchProgress | None) -> None:
+                 bar: SearchProgress | None, trial_id: int) -> None:
         """Tell an evaluation, count it against the budget, checkpoint every ``checkpoint_every``."""
         self.known[arch_hash] = observation
+        self.told_ids.add(trial_id)
         self.tell(candidate, observation)
         self.evaluated += 1
         self.track(observation)
@@ -367,8 +511,9 @@ class SearchLoop:
         """Store the strategy's state and the loop's counters with the study."""
         if self.replay:
             return  # the state must not run ahead of the stored evaluations it has not been told yet
-        self.writer.save_checkpoint({"version": CHECKPOINT_VERSION, "evaluated": self.evaluated, "asks": self.asks,
-                                     "duplicates": self.duplicates, "strategy": self.strategy.state_dict()})
+        self.writer.save_checkpoint({"version": CHECKPOINT_VERSIONS[-1], "searcher": self.shared.token,
+                                     "told": id_ranges(self.told_ids), "asks": self.asks, "duplicates": self.duplicates,
+                                     "strategy": self.strategy.state_dict()}, self.shared.slot)
         self.checkpointed = self.evaluated
 
     def track(self, observation: Observation) -> None:

@@ -11,6 +11,8 @@ checked before the store is opened, so bad input writes nothing.
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from nasbench.options import signature_options
 from results.artifacts import ARTIFACTS_SUFFIX, TrialArtifacts
 from results.display import SearchProgress, print_summary
 from results.journal import JOBS_SUFFIX, StudyJournal
+from results.shared import GRACE_SECONDS, HEARTBEAT_SECONDS, SharedStudy
 from results.store import DEFAULT_STORAGE, beside_store, open_storage, open_study, storage_url, study_names
 from results.summary import SearchResults
 from search_spaces.base import SearchSpace
@@ -58,7 +61,8 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
            space_options: Mapping[str, Any] | None = None, evaluator_options: Mapping[str, Any] | None = None,
            executor_options: Mapping[str, Any] | None = None,
            checkpoint_every: int = CHECKPOINT_EVERY, drawings: bool | None = None,
-           keep_weights: str = "best") -> SearchResults:
+           keep_weights: str = "best", heartbeat: int = HEARTBEAT_SECONDS,
+           heartbeat_grace: int = GRACE_SECONDS) -> SearchResults:
     """Run (or resume) a search and return its results (the Optuna study, best trials, leaderboard).
 
     ``dataset`` and ``table`` are the evaluator's options of those names (the train evaluator's dataset defaults to
@@ -75,12 +79,21 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     less than a drawing; an in-memory study has no artifact store). ``keep_weights``: ``best`` keeps the trained
     weights of the ``KEEP_BEST`` best evaluations by the first objective, ``all`` every evaluation's, ``none``
     none; they are stored beside the study (``<store>.weights/<study>/<hash>.safetensors``; none in memory).
+
+    Several processes may run the same search on one study at once (``results.shared``): together they evaluate
+    ``budget`` distinct architectures, each once. Every ``heartbeat`` seconds a process records that its evaluations
+    are alive; another process's evaluation silent for ``heartbeat_grace`` seconds (or whose process on this host is
+    gone) is stale and is evaluated again by one of the others.
     """
     for what, value, least in (("budget", budget, 1), ("workers", workers, 1), ("epochs", epochs, 1),
                                ("max_params", max_params, 1), ("max_macs", max_macs, 1),
-                               ("max_duplicates", max_duplicates, 1), ("checkpoint_every", checkpoint_every, 1)):
+                               ("max_duplicates", max_duplicates, 1), ("checkpoint_every", checkpoint_every, 1),
+                               ("heartbeat", heartbeat, 1), ("heartbeat_grace", heartbeat_grace, 1)):
         if value is not None and value < least:
             raise NasbenchError(f"{what} must be at least {least}, got {value}")
+    if heartbeat_grace <= heartbeat:
+        raise NasbenchError(f"heartbeat_grace ({heartbeat_grace} s) must be longer than heartbeat ({heartbeat} s): "
+                            "a live search would look stale between two beats")
     judge = make_evaluator(evaluator, dataset, table, evaluator_options)
     if keep_weights not in KEEP_WEIGHTS:
         raise NasbenchError(f"keep_weights must be one of {', '.join(KEEP_WEIGHTS)}, got {keep_weights!r}")
@@ -107,6 +120,7 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
     proposer.bind(context)  # a strategy that trains on the data checks that it fits, before anything is written
     executor_settings = {**({"workers": workers} if workers is not None else {}), **dict(executor_options or {})}
     executor = get_executor(backend, judge, **executor_settings)
+    shared: SharedStudy | None = None
     try:
         executor.use_objectives(goals)
         context.runner = executor.run_task
@@ -121,29 +135,49 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
                  **({"search_dataset": search_data} if search_data else {}),
                  **({"validation_images": judge.validation_size()} if judge.validation_size() else {})}
         the_study = open_study(store, name, goals, attrs)
-        loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
-                          max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
-                          checkpoint_every=checkpoint_every,
-                          best_weights=WeightStore(weights_folder) if weights_folder and keep_weights == "best"
-                          else None)
+        shared = SharedStudy(the_study, heartbeat, heartbeat_grace, warn=print_warning)
+        if shared.join() > 0:
+            # Another searcher works on this study now: this one proposes with its own random stream.
+            proposer = get_strategy(strategy, the_space, goals, searcher_seed(seed, shared.slot), budget,
+                                    proposer.config)
+            proposer.bind(context)
     except BaseException:
         executor.close()  # the loop closes it once running; until then a started Ray must not outlive a bad input
+        if shared is not None:
+            shared.leave()
         raise
+    loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
+                      max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
+                      checkpoint_every=checkpoint_every,
+                      best_weights=WeightStore(weights_folder) if weights_folder and keep_weights == "best" else None,
+                      shared=shared)
     with SearchProgress(budget, goals[0].metric, enabled=progress) as bar:
         for reason in unfit_seeds:
             bar.warn(f"skipped: {reason}")
         context.journal, context.progress = StudyJournal(the_study), bar.job
         if artifacts_folder is not None:
             loop.artifacts = TrialArtifacts(the_study, artifacts_folder, bar.warn)
+        shared.warn = bar.warn
         try:
             stopped = loop.run(chosen_seeds, bar)
         finally:
+            shared.leave()
             if loop.artifacts is not None:
                 loop.artifacts.close()
     results = SearchResults(the_study, storage_url(storage), goals, budget, stopped)
     if progress:
         print_summary(results)
     return results
+
+
+def searcher_seed(seed: int, slot: int) -> int:
+    """The strategy seed of the searcher in ``slot`` of a study searched with ``seed`` (slot 0: ``seed`` itself)."""
+    return seed if slot == 0 else int.from_bytes(hashlib.sha256(f"{seed}:{slot}".encode()).digest()[:4], "big")
+
+
+def print_warning(text: str) -> None:
+    """A one-line warning on standard error."""
+    print(f"warning: {text}", file=sys.stderr)
 
 
 def evaluator_takes(evaluator: str | Evaluator, option: str) -> bool:

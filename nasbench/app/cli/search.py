@@ -105,6 +105,10 @@ def search_command(
     drawings: bool = typer.Option(None, "--drawings/--no-drawings",
                                   help="Store SVG drawings and a note with every trial, for the dashboard (default: "
                                        "on for a stored study)."),
+    heartbeat: int = typer.Option(None, help="Seconds between the beats that tell other processes searching the "
+                                             "same study that this one's evaluations are alive (default 10)."),
+    heartbeat_grace: int = typer.Option(None, help="Seconds without a beat after which another process's "
+                                                   "evaluation is stale and is evaluated again here (default 60)."),
     config: str = typer.Option(None, help="YAML file of options (the command line overrides it)."),
 ) -> None:
     """Search for architectures and store every evaluation in an Optuna study (the main job: --strategy evolution)."""
@@ -116,7 +120,7 @@ def search_command(
              "objectives": objectives, "budget": budget, "seed": seed, "storage": storage, "study": study,
              "table": table, "workers": workers, "backend": backend, "epochs": epochs, "seeds": seeds,
              "max_params": max_params, "max_macs": max_macs, "progress": progress, "drawings": drawings,
-             "keep_weights": keep_weights}
+             "keep_weights": keep_weights, "heartbeat": heartbeat, "heartbeat_grace": heartbeat_grace}
     options.update({key: value for key, value in given.items() if value is not None})
     shorthands = dict(zip(STRATEGY_SHORTHANDS, (population, tournament, mutations_schedule, remove)))
     flags = (scheduler, grace_period, reduction_factor, cpus_per_trial, gpus_per_trial, max_concurrent, max_failures,
