@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,7 +37,8 @@ HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 60
 STALE_REASON = "interrupted: the searcher evaluating it stopped; evaluated again"
 
-_MEMORY_LEDGERS: dict[int, MemoryLedger] = {}  # one per in-memory storage, as its studies are
+# One per in-memory storage, living as long as it does (a new storage may reuse an old one's id and study ids).
+_MEMORY_LEDGERS: weakref.WeakKeyDictionary[InMemoryStorage, MemoryLedger] = weakref.WeakKeyDictionary()
 
 
 def ledger_of(storage: BaseStorage) -> Ledger:
@@ -46,7 +48,7 @@ def ledger_of(storage: BaseStorage) -> Ledger:
     if engine is not None:
         return SqlLedger(engine)
     if isinstance(storage, InMemoryStorage):
-        return _MEMORY_LEDGERS.setdefault(id(storage), MemoryLedger())
+        return _MEMORY_LEDGERS.setdefault(storage, MemoryLedger())
     raise TypeError(f"a shared study needs an RDB or in-memory Optuna storage, not {type(storage).__name__}")
 
 

@@ -1,4 +1,4 @@
-"""The search loop: seeds first, then a strategy's proposals, evaluated, deduplicated, stored and told.
+"""The search loop: seeds first, then a strategy's proposals, claimed, evaluated, deduplicated, stored and told.
 
 The loop keeps ``executor.capacity`` evaluations in flight; whenever one finishes it is stored, told to the strategy,
 and the next candidate is asked for. Budget: the number of distinct architectures evaluated in the study, seeds and
@@ -8,14 +8,22 @@ the strategy is told the stored result and asked again; after ``max_duplicates``
 (the strategy has converged); a strategy that has nothing new to propose stops the search by raising
 ``StrategyExhausted``.
 
-Exact resume. Every ``checkpoint_every`` evaluations, and when the loop ends, the strategy's ``state_dict`` and the
-loop's counters (evaluations told, asks, duplicates in a row) are stored with the study. Every evaluation records its
-place in the order of tells. A resumed search restores the checkpoint, marks the RUNNING trials of the killed run FAIL
-(stale), and runs the loop again from there: where the loop would evaluate a candidate that the study already holds
-as the next evaluation after the checkpoint, it tells the stored result instead of evaluating it again (checking that
-the re-asked candidate is the stored one). With one evaluation in flight the loop is deterministic, so the resumed
-search proposes exactly the sequence of an uninterrupted one. Should the strategy propose something else (a study
-written by an older version, before checkpoints, or a strategy that is not deterministic), the remaining stored
+Many searchers (``results.shared``). Every candidate is claimed in the study's ledger before it is evaluated: a hash
+another searcher claimed is a duplicate, and once the budget's claims are all taken no searcher proposes more. The
+other searchers' evaluations are told to the strategy as they reach the store (read every ``SYNC_SECONDS``), so that
+N evolution processes are one asynchronous population. Every heartbeat the stale trials of searchers that died are
+taken over, and evaluated again here. A searcher with nothing left to do waits until every claim of the study is
+finished, so that work a searcher leaves behind when it dies is always redone by one that survives.
+
+Exact resume. Every ``checkpoint_every`` evaluations, and when the loop ends, the strategy's ``state_dict``, the
+loop's counters (asks, duplicates in a row) and the trials told so far are stored with the study, one checkpoint per
+searcher slot. Every evaluation records its place in the order of tells. A resumed search restores the checkpoint,
+takes the RUNNING trials of the killed run over (stale), and runs the loop again from there: where the loop would
+evaluate a candidate that the study already holds as the next evaluation after the checkpoint, it tells the stored
+result instead of evaluating it again (checking that the re-asked candidate is the stored one). With one evaluation in
+flight and one searcher the loop is deterministic, so the resumed search proposes exactly the sequence of an
+uninterrupted one. Should the strategy propose something else (a study written by an older version, before
+checkpoints, a strategy that is not deterministic, or other searchers' evaluations), the remaining stored
 evaluations are told in their order and the search goes on from there.
 """
 
