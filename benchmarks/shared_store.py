@@ -3,9 +3,9 @@
 Part 1, for each store (SQLite, and PostgreSQL when ``--postgres URL`` or ``NASBENCH_BENCH_POSTGRES`` names a
 server): 1 process, then ``--processes`` processes started together, then as many with one of them SIGKILLed at a
 random moment, each running ``search(strategy=random, space=nb201, evaluator=table, budget=--budget)`` on one new
-study. Printed per row: completed trials (finished, not stale), distinct hashes, lost trials (claims of the ledger
-not finished, or trials left RUNNING), architectures evaluated twice, wall seconds and trials per second, and the
-ratio to 1 process.
+study. Completed trials are the finished, non-stale ones; lost ones are claims of the ledger not finished, or trials
+left RUNNING. Columns: processes, when one was killed, completed, distinct, lost, evaluated twice, wall seconds,
+trials per second, and trials per second against 1 process.
 
 Part 2: the NAS-Bench-201 result (CIFAR-10 ``test_acc_200_trainval`` of the best ``valid_acc_12``) of regularized
 evolution with a budget of 100, by 1 process and by ``--processes`` processes sharing that budget on one SQLite
@@ -81,14 +81,13 @@ def tally(url: str, study: str) -> dict[str, int]:
 
 def part_one(stores: dict[str, str], budget: int, processes: int) -> None:
     print(f"Part 1: random search, table evaluator, shared budget {budget}")
-    header = (f"{'store':<10} {'searchers':<14} {'completed':>9} {'distinct':>8} {'lost':>4} {'twice':>5} "
-              f"{'wall s':>7} {'trials/s':>8} {'x 1 proc':>8}")
+    header = (f"{'store':<10} {'procs':>5} {'killed':>7} {'complete':>8} {'distinct':>8} {'lost':>4} {'twice':>5} "
+              f"{'wall s':>6} {'per s':>6} {'x 1':>5}")
     print(header)
     print("-" * len(header))
     for store, url in stores.items():
         alone = together = None
-        for label, count, kill in (("1", 1, False), (f"{processes}", processes, False),
-                                   (f"{processes}, 1 killed", processes, True)):
+        for count, kill in ((1, False), (processes, False), (processes, True)):
             study = f"bench-{uuid.uuid4().hex[:8]}"
             # A random moment while the searchers run (they took ``together`` seconds unkilled).
             kill_after = random.uniform(1.0, 0.7 * together) if kill and together else None
@@ -98,9 +97,9 @@ def part_one(stores: dict[str, str], budget: int, processes: int) -> None:
             alone = alone or wall
             together = wall if count > 1 and not kill else together
             ratio = rate / (budget / alone)
-            killed = f" (at {kill_after:.1f} s)" if kill_after else ""
-            print(f"{store:<10} {label + killed:<14} {counts['completed']:>9} {counts['distinct']:>8} "
-                  f"{counts['lost']:>4} {counts['twice']:>5} {wall:>7.1f} {rate:>8.1f} {ratio:>8.2f}")
+            killed = f"{kill_after:.1f} s" if kill_after else "-"
+            print(f"{store:<10} {count:>5} {killed:>7} {counts['completed']:>8} {counts['distinct']:>8} "
+                  f"{counts['lost']:>4} {counts['twice']:>5} {wall:>6.1f} {rate:>6.1f} {ratio:>5.2f}")
 
 
 def best_test_accuracy(url: str, study: str) -> float:

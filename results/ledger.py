@@ -20,7 +20,9 @@ Every operation that decides something is one statement or one transaction that 
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -29,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 CLAIMED, TAKEN, FULL = "claimed", "taken", "full"  # what a claim comes to
+CREATE_ATTEMPTS = 8
 
 METADATA = sa.MetaData()
 BUDGET = sa.Table("nasbench_budget", METADATA,
@@ -223,11 +226,15 @@ class SqlLedger(Ledger):
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.engine = engine
-        try:
-            METADATA.create_all(engine, checkfirst=True)
-        except (IntegrityError, OperationalError, ProgrammingError):
-            # Another process created the tables between this one's check and its CREATE: they exist now.
-            METADATA.create_all(engine, checkfirst=True)
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                METADATA.create_all(engine, checkfirst=True)
+                return
+            except (IntegrityError, OperationalError, ProgrammingError):
+                # Another process created a table between this one's check and its CREATE: look again.
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.02 * (attempt + 1) * (1.0 + random.random()))
 
     def ensure_budget(self, study_id: int, adopted: dict[str, int | None]) -> None:
         with self.engine.connect() as connection:

@@ -134,10 +134,12 @@ class SharedStudy:
         return self.ledger.claim(self.study_id, arch_hash, self.token, budget)
 
     def started(self, arch_hash: str, trial_id: int) -> bool:
-        """Record the trial evaluating a claim and beat for it; False if the claim was lost meanwhile."""
+        """Record the trial evaluating a claim, to beat for it; False if the claim was lost meanwhile.
+
+        Its first heartbeat is the next beat's: until then the searcher's own beat vouches for it.
+        """
         with self._lock:
             self.running.add(trial_id)
-        self._record_heartbeat(trial_id)
         return self.ledger.bind(self.study_id, arch_hash, self.token, trial_id)
 
     def ended(self, trial_id: int) -> None:

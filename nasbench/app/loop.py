@@ -285,8 +285,9 @@ class SearchLoop:
                     continue
                 self.told_ids.add(trial._trial_id)
                 attrs = trial.user_attrs
-                if is_stale(trial) or attrs.get("origin") == RETRAIN or attrs.get("hash", "") in self.known:
-                    continue
+                if ("genome" not in attrs or attrs.get("hash") in self.known or is_stale(trial)
+                        or attrs.get("origin") == RETRAIN):
+                    continue  # not an evaluation of a searcher, or one told already
                 self.tell_stored(trial)
                 bar.update(self.evaluated, self.best)
         if force or now - self.checked_at >= self.shared.heartbeat:
