@@ -180,7 +180,7 @@ class MemoryLedger(Ledger):
 
     def release(self, study_id: int, claim: Claim) -> bool:
         with self._lock:
-            if self._claims.get((study_id, claim.hash)) != claim:
+            if self._claims.get((study_id, claim.hash)) != claim or claim.trial_id is not None:
                 return False
             del self._claims[(study_id, claim.hash)]
             self._budget[study_id] -= 1
@@ -192,11 +192,11 @@ class MemoryLedger(Ledger):
 
     def join(self, study_id: int, searcher: Searcher, free: Any) -> int:
         with self._lock:
-            slot = 0
-            while (study_id, slot) in self._searchers and not free(self._searchers[(study_id, slot)], self.now()):
+            slot, now = 0, self.now()
+            while (study_id, slot) in self._searchers and not free(self._searchers[(study_id, slot)], now):
                 slot += 1
             self._searchers[(study_id, slot)] = Searcher(slot, searcher.token, searcher.host, searcher.pid,
-                                                         searcher.started, self.now())
+                                                         searcher.started, now)
             return slot
 
     def beat(self, study_id: int, slot: int, token: str) -> bool:
@@ -296,13 +296,15 @@ class SqlLedger(Ledger):
             return None if row is None else Claim(row.hash, row.token, row.trial_id)
 
     def release(self, study_id: int, claim: Claim) -> bool:
-        with self.engine.begin() as connection:
+        with self.engine.connect() as connection, connection.begin() as transaction:
+            # The counter first, as a claim locks it first: two transactions never wait for each other in a circle.
+            connection.execute(BUDGET.update().where(BUDGET.c.study_id == study_id)
+                               .values(claimed=BUDGET.c.claimed - 1))
             removed = connection.execute(CLAIMS.delete().where(
                 (CLAIMS.c.study_id == study_id) & (CLAIMS.c.hash == claim.hash) & (CLAIMS.c.token == claim.token)
                 & CLAIMS.c.trial_id.is_(None))).rowcount
-            if removed == 1:
-                connection.execute(BUDGET.update().where(BUDGET.c.study_id == study_id)
-                                   .values(claimed=BUDGET.c.claimed - 1))
+            if removed != 1:
+                transaction.rollback()
             return removed == 1
 
     def claimed(self, study_id: int) -> int:
@@ -354,16 +356,13 @@ class SqlLedger(Ledger):
 
     def now(self) -> datetime:
         with self.engine.connect() as connection:
-            stamp = connection.execute(sa.select(sa.func.now())).scalar()
-        if isinstance(stamp, str):  # SQLite's CURRENT_TIMESTAMP, in UTC
-            stamp = datetime.fromisoformat(stamp)
+            stamp = connection.execute(sa.select(sa.func.now())).scalar()  # SQLite's CURRENT_TIMESTAMP is UTC
         return stamp.astimezone(timezone.utc).replace(tzinfo=None) if stamp.tzinfo else stamp
 
 
 def searcher_of(row: Any) -> Searcher:
     """A searcher from its row."""
-    beat = datetime.fromisoformat(row.beat) if isinstance(row.beat, str) else row.beat
-    return Searcher(row.slot, row.token, row.host, row.pid, row.started, beat)
+    return Searcher(row.slot, row.token, row.host, row.pid, row.started, row.beat)
 
 
 def adopted_token(trial_id: int | None) -> str:

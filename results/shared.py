@@ -41,12 +41,26 @@ STALE_REASON = "interrupted: the searcher evaluating it stopped; evaluated again
 _MEMORY_LEDGERS: weakref.WeakKeyDictionary[InMemoryStorage, MemoryLedger] = weakref.WeakKeyDictionary()
 
 
+def rdb_of(storage: BaseStorage) -> RDBStorage | None:
+    """The RDB storage behind ``storage`` (Optuna wraps one in a cache), or None for another kind."""
+    backend = getattr(storage, "_backend", storage)
+    return backend if isinstance(backend, RDBStorage) else None
+
+
+def machine() -> str:
+    """The name and process table of this machine (containers that share a host name do not share their processes)."""
+    try:
+        table = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        table = ""
+    return f"{socket.gethostname()}/{table}" if table else socket.gethostname()
+
+
 def ledger_of(storage: BaseStorage) -> Ledger:
     """The ledger kept with ``storage``: SQL tables in an RDB storage's database, a dict for an in-memory one."""
-    backend = getattr(storage, "_backend", storage)  # Optuna wraps an RDBStorage in a cache
-    engine = getattr(backend, "engine", None)
-    if engine is not None:
-        return SqlLedger(engine)
+    rdb = rdb_of(storage)
+    if rdb is not None:
+        return SqlLedger(rdb.engine)
     if isinstance(storage, InMemoryStorage):
         return _MEMORY_LEDGERS.setdefault(storage, MemoryLedger())
     raise TypeError(f"a shared study needs an RDB or in-memory Optuna storage, not {type(storage).__name__}")
@@ -87,12 +101,12 @@ class SharedStudy:
         self.heartbeat, self.grace = heartbeat, grace
         self.warn = warn or (lambda text: None)
         self.ledger = ledger_of(self.storage)
-        backend = getattr(self.storage, "_backend", self.storage)
-        if isinstance(backend, RDBStorage):
+        rdb = rdb_of(self.storage)
+        if rdb is not None:
             # Optuna's stale-trial query reads its settings from the storage; this search's are the ones that hold.
-            backend.heartbeat_interval, backend.grace_period = heartbeat, grace
+            rdb.heartbeat_interval, rdb.grace_period = heartbeat, grace
         self.token = uuid.uuid4().hex
-        self.host = socket.gethostname()
+        self.host = machine()
         started = process_start(os.getpid())
         self.me = Searcher(-1, self.token, self.host, os.getpid(), started[1] if started else None, datetime.min)
         self.slot = -1
@@ -100,7 +114,7 @@ class SharedStudy:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._evicted = False
+        self.evicted = False  # another searcher took this one's slot (it missed its beats for the grace period)
 
     def join(self) -> int:
         """Start the study's ledger if it has none (adopting what it holds), take a slot, start beating."""
@@ -156,6 +170,10 @@ class SharedStudy:
         claim = self.ledger.holder(self.study_id, arch_hash)
         return claim is not None and claim.token == self.token
 
+    def settle(self, arch_hash: str, trial_id: int) -> None:
+        """Point a claim this searcher took over at the trial that evaluated its architecture already."""
+        self.ledger.bind(self.study_id, arch_hash, self.token, trial_id)
+
     def release(self, arch_hash: str) -> None:
         """Give back the budget of a claim this searcher took over and will not evaluate (it was evaluated already)."""
         self.ledger.release(self.study_id, Claim(arch_hash, self.token, None))
@@ -182,25 +200,24 @@ class SharedStudy:
             return []
         searchers = self.ledger.searchers(self.study_id)
         now = self.ledger.now()
-        silent = set(self.storage._get_stale_trial_ids(self.study_id)) if self._heartbeats() else set()
+        silent = set(self.storage._get_stale_trial_ids(self.study_id)) if rdb_of(self.storage) else set()
         stale = []
         for trial in running:
             searcher = searchers.get(trial.user_attrs.get("searcher", ""))
-            if trial._trial_id in silent or searcher is None or self.gone(searcher, now):
-                self._mark_stale(trial)
+            if (trial._trial_id in silent or searcher is None or self.gone(searcher, now)) and self.mark_stale(
+                    trial._trial_id):
                 stale.append(trial)
         return stale
 
-    def _heartbeats(self) -> bool:
-        return isinstance(getattr(self.storage, "_backend", self.storage), RDBStorage)
-
-    def _mark_stale(self, trial: FrozenTrial) -> None:
+    def mark_stale(self, trial_id: int) -> bool:
+        """Mark a RUNNING trial FAIL (``stale``); False if it finished first (its searcher was alive after all)."""
         try:
-            self.storage.set_trial_user_attr(trial._trial_id, "outcome",
+            self.storage.set_trial_user_attr(trial_id, "outcome",
                                              {"error": STALE_REASON, "stale": True, "metrics": {}, "seconds": 0.0})
-            self.storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            self.storage.set_trial_state_values(trial_id, TrialState.FAIL)
         except UpdateFinishedTrialError:
-            pass  # another searcher marked it first, or its own searcher finished it just now
+            return False  # its own searcher finished it just now, or another searcher marked it first
+        return True
 
     def take_over(self, stale: list[FrozenTrial]) -> list[FrozenTrial]:
         """Take over the claims that no live searcher will finish; returns the trials whose work is now this one's.
@@ -210,6 +227,10 @@ class SharedStudy:
         again: its budget is given back instead.
         """
         by_id = {trial._trial_id: trial for trial in stale}
+        # Also the stale trials marked earlier whose claims are still theirs (a searcher died between the two steps).
+        by_id.update((trial._trial_id, trial) for trial in self.study.get_trials(deepcopy=False,
+                                                                               states=(TrialState.FAIL,))
+                     if is_stale(trial))
         claims = self.ledger.claims(self.study_id)
         orphans = [claim for claim in claims if claim.trial_id is None and claim.token != self.token]
         searchers = self.ledger.searchers(self.study_id) if orphans else {}
@@ -246,9 +267,7 @@ class SharedStudy:
                     running = list(self.running)
                 for trial_id in running:
                     self._record_heartbeat(trial_id)
-                if not self.ledger.beat(self.study_id, self.slot, self.token) and not self._evicted:
-                    self._evicted = True
-                    self.warn(f"searcher slot {self.slot} was taken by another process (no beat for "
-                              f"{self.grace} s): its claims will be evaluated again there")
+                if not self.ledger.beat(self.study_id, self.slot, self.token):
+                    self.evicted = True
             except Exception as error:  # noqa: BLE001 -- a failed beat is retried at the next one
                 self.warn(f"heartbeat failed: {error}")

@@ -186,3 +186,23 @@ def test_a_grace_period_not_longer_than_the_heartbeat_is_refused(cli):
         "two beats"]
     with pytest.raises(NasbenchError, match="heartbeat must be at least 1"):
         search(space="nb201", evaluator="table", storage="memory", heartbeat=0, progress=False)
+
+
+def test_a_claim_left_on_a_trial_marked_stale_is_taken_over_later(store):
+    """A searcher that marked a trial stale and died before taking its claim over leaves it to the next one."""
+    study = optuna.create_study(storage=open_storage(store), study_name=study_name(), direction="maximize")
+    owner, survivor = SharedStudy(study), SharedStudy(study)
+    owner.join()
+    survivor.join()
+    try:
+        assert owner.claim("h1", budget=5) == CLAIMED
+        trial_id = TrialWriter(study, parse_objectives("acc:max")).start({"hash": "h1", "genome": "{}",
+                                                                         "searcher": owner.token}).trial_id
+        assert owner.started("h1", trial_id)
+        assert survivor.mark_stale(trial_id) and not survivor.mark_stale(trial_id)  # FAIL once
+        assert survivor.unfinished() == 1
+        assert [trial._trial_id for trial in survivor.take_over([])] == [trial_id]
+        assert survivor.holds("h1") and not owner.holds("h1")
+    finally:
+        owner.leave()
+        survivor.leave()

@@ -148,7 +148,9 @@ class SearchLoop:
         self.duplicates = 0  # duplicate proposals in a row
         self.checkpointed = 0
         self.best: float | None = None
-        self.told_ids: set[int] = set()  # trials told to the strategy, or waiting for replay
+        self.told_ids: set[int] = set()  # trials told to the strategy (what a checkpoint records)
+        self.seen_ids: set[int] = set()  # trials told, waiting for replay, or not to be told
+        self.trial_of: dict[str, int] = {}  # hash -> the trial that evaluated it
         self.reserved: dict[str, Candidate] = {}  # claims taken over from stale trials, not evaluated again yet
         self.full = False  # the study's budget is claimed
         self.synced_at = self.checked_at = -math.inf
@@ -211,8 +213,12 @@ class SearchLoop:
                         if claim == FULL:
                             self.full = True
                             continue
-                    if source == REDO and (taken or prepared.hash != held):
-                        self.shared.release(held)  # evaluated already: the claim's budget goes back
+                    if source == REDO and prepared.hash != held:
+                        self.shared.release(held)  # not the architecture it claimed (hashed otherwise now)
+                        continue
+                    if source == REDO and taken:
+                        if held in self.trial_of:
+                            self.shared.settle(held, self.trial_of[held])  # evaluated meanwhile: that counts
                         continue
                     if taken:
                         if source != SEED:
@@ -255,7 +261,10 @@ class SearchLoop:
         self.reserved.pop(prepared.hash, None)
         attrs = self.attrs(candidate, prepared)
         handle = self.writer.start(attrs, *self.encoding(candidate.arch))
-        self.shared.started(prepared.hash, handle.trial_id)
+        if not self.shared.started(prepared.hash, handle.trial_id):
+            self.shared.mark_stale(handle.trial_id)  # its claim was taken over meanwhile: another searcher has it
+            self.shared.ended(handle.trial_id)
+            return None
         record = Pending(handle, candidate, prepared, source)
         reason = prepared.error or size_limit_error(prepared.params, prepared.macs, self.max_params, self.max_macs)
         if reason is not None:
@@ -277,13 +286,17 @@ class SearchLoop:
 
         The claims taken over are queued to be evaluated again.
         """
+        if self.shared.evicted:
+            raise NasbenchError(f"another searcher of study {self.study.study_name!r} took this one's place: it "
+                                f"sent no beat for {self.shared.grace} s (a machine too busy?); its evaluations "
+                                "in flight are evaluated again there. Run the search again to rejoin")
         now = time.monotonic()
         if force or now - self.synced_at >= SYNC_SECONDS:
             self.synced_at = now
             for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
-                if trial._trial_id in self.told_ids or trial._trial_id in self.shared.running:
+                if trial._trial_id in self.seen_ids or trial._trial_id in self.shared.running:
                     continue
-                self.told_ids.add(trial._trial_id)
+                self.seen_ids.add(trial._trial_id)
                 attrs = trial.user_attrs
                 if ("genome" not in attrs or attrs.get("hash") in self.known or is_stale(trial)
                         or attrs.get("origin") == RETRAIN):
@@ -293,18 +306,29 @@ class SearchLoop:
         if force or now - self.checked_at >= self.shared.heartbeat:
             self.checked_at = now
             for trial in self.shared.take_over(self.shared.stale_trials()):
-                candidate, _ = self.restore(trial)
-                if candidate.info["hash"] in self.known:
-                    self.shared.release(candidate.info["hash"])
-                    continue
-                self.reserved[candidate.info["hash"]] = candidate
-                queue.append((candidate, REDO))
+                candidate = self.reserve(trial)
+                if candidate is not None:
+                    queue.append((candidate, REDO))
+
+    def reserve(self, trial: FrozenTrial) -> Candidate | None:
+        """Keep the candidate of a stale trial whose claim this searcher took over, to evaluate it again.
+
+        None if its architecture was evaluated already: the claim is pointed at that evaluation instead.
+        """
+        candidate, _ = self.restore(trial)
+        arch_hash = candidate.info["hash"]
+        if arch_hash in self.trial_of:
+            self.shared.settle(arch_hash, self.trial_of[arch_hash])
+            return None
+        self.reserved[arch_hash] = candidate
+        return candidate
 
     def wait_for_others(self, stopped: str | None) -> bool:
-        """With nothing left to do here, whether to go on: the budget is given back, or others still evaluate."""
-        if stopped is not None:
-            return False
-        if self.full and self.shared.claimed() < self.budget:
+        """With nothing left to do here, whether to go on: the budget is given back, or others still evaluate.
+
+        A searcher whose strategy stopped waits too: a searcher that dies may leave work that only it can redo.
+        """
+        if self.full and stopped is None and self.shared.claimed() < self.budget:
             self.full = False  # a claim whose searcher died before writing its trial gave its budget back
             return True
         if self.shared.unfinished() == 0:
@@ -345,7 +369,6 @@ class SearchLoop:
         if stored and self.distributions is not None:
             self.distributions.update(stored)  # Optuna refuses another kind of distribution for a stored param
         told: set[int] = set()
-        owner = None  # the searcher whose strategy the checkpoint holds (None: one that did not record itself)
         if checkpoint is not None:
             version = checkpoint.get("version")
             if version not in CHECKPOINT_VERSIONS:
@@ -355,39 +378,40 @@ class SearchLoop:
             if version == 1:  # its strategy was told the first ``evaluated`` evaluations in their order
                 told = {trial._trial_id for trial in trials[:int(checkpoint["evaluated"])]}
             else:
-                told, owner = ids_of(checkpoint["told"]), checkpoint.get("searcher")
+                told = ids_of(checkpoint["told"])
             self.asks, self.duplicates = int(checkpoint["asks"]), int(checkpoint["duplicates"])
+        self.seen_ids.update(told)
         for trial in trials:
             if trial._trial_id in told:
                 observation = self.observation(trial)
                 self.known[trial.user_attrs["hash"]] = observation
+                self.trial_of[trial.user_attrs["hash"]] = trial._trial_id
                 self.told_ids.add(trial._trial_id)
                 self.evaluated += 1
                 self.track(observation)
         self.checkpointed = self.evaluated
 
-        def proposed_before(trial: FrozenTrial) -> bool:
-            """Whether the checkpointed strategy proposed ``trial`` already (another searcher's: never)."""
-            own = trial.user_attrs.get("searcher") == owner
-            return checkpoint is not None and (not own or trial.user_attrs.get("ask", math.inf) <= self.asks)
+        def proposed_before(trial: FrozenTrial, unknown: float) -> bool:
+            """Whether the checkpointed strategy proposed ``trial`` already (another slot's: never).
+
+            ``unknown``: the proposal count of a trial written before trials recorded it.
+            """
+            own = trial.user_attrs.get("slot", 0) == self.shared.slot
+            return checkpoint is not None and (not own or trial.user_attrs.get("ask", unknown) <= self.asks)
 
         # Evaluations finished after the checkpoint: told now if the restored strategy will not ask for them again.
         for trial in trials:
             if trial._trial_id in told:
                 continue
-            if proposed_before(trial):
+            if proposed_before(trial, 0):
                 self.tell_stored(trial)
             else:
                 self.replay.append(trial)
-                self.told_ids.add(trial._trial_id)
+                self.seen_ids.add(trial._trial_id)
         redo = []
         for trial in taken:
-            candidate, _ = self.restore(trial)
-            if candidate.info["hash"] in self.known:
-                self.shared.release(candidate.info["hash"])  # evaluated already: the claim's budget goes back
-                continue
-            self.reserved[candidate.info["hash"]] = candidate
-            if proposed_before(trial) and candidate.info.get("origin") != "seed":
+            candidate = self.reserve(trial)
+            if candidate is not None and proposed_before(trial, math.inf) and candidate.info.get("origin") != "seed":
                 redo.append(candidate)
         return redo
 
@@ -454,7 +478,8 @@ class SearchLoop:
                  "params": prepared.params, "macs": prepared.macs, "strategy": self.strategy.name,
                  "origin": info.get("origin"), "parent": info.get("parent"), "mutations": info.get("mutations"),
                  "seed_name": info.get("seed"), "derived": info.get("derived"), "fidelity": self.fidelity,
-                 "mutation": candidate.arch.meta.get("mutation"), "ask": self.asks, "searcher": self.shared.token}
+                 "mutation": candidate.arch.meta.get("mutation"), "ask": self.asks, "searcher": self.shared.token,
+                 "slot": self.shared.slot}
         return {key: value for key, value in attrs.items() if value is not None}  # one storage write per attribute
 
     def encoding(self, arch: Architecture) -> tuple[dict[str, Any] | None, dict[str, BaseDistribution] | None]:
@@ -507,7 +532,9 @@ class SearchLoop:
                  bar: SearchProgress | None, trial_id: int) -> None:
         """Tell an evaluation, count it against the budget, checkpoint every ``checkpoint_every``."""
         self.known[arch_hash] = observation
+        self.trial_of[arch_hash] = trial_id
         self.told_ids.add(trial_id)
+        self.seen_ids.add(trial_id)
         self.tell(candidate, observation)
         self.evaluated += 1
         self.track(observation)

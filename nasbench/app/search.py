@@ -141,16 +141,16 @@ def search(strategy: str = DEFAULT_STRATEGY, space: str | SearchSpace = "graph",
             proposer = get_strategy(strategy, the_space, goals, searcher_seed(seed, shared.slot), budget,
                                     proposer.config)
             proposer.bind(context)
+        loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
+                          max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
+                          checkpoint_every=checkpoint_every,
+                          best_weights=WeightStore(weights_folder) if weights_folder and keep_weights == "best"
+                          else None, shared=shared)
     except BaseException:
         executor.close()  # the loop closes it once running; until then a started Ray must not outlive a bad input
         if shared is not None:
             shared.leave()
         raise
-    loop = SearchLoop(the_study, the_space, proposer, executor, goals, budget=budget, seed=seed, fidelity=epochs,
-                      max_params=max_params, max_macs=max_macs, max_duplicates=max_duplicates,
-                      checkpoint_every=checkpoint_every,
-                      best_weights=WeightStore(weights_folder) if weights_folder and keep_weights == "best" else None,
-                      shared=shared)
     with SearchProgress(budget, goals[0].metric, enabled=progress) as bar:
         for reason in unfit_seeds:
             bar.warn(f"skipped: {reason}")
