@@ -5,6 +5,11 @@ paper it implements, and whether it handles several objectives. The search loop 
 the seeds first (before the first ``ask``), the stored result of a duplicate proposal, and failures (whose values are
 all the worst possible). ``state_dict`` is JSON and complete: a strategy restored from it proposes exactly what the
 original would have proposed next.
+
+Work in flight: before an evaluation starts, the loop calls ``evaluating`` with its candidate, for this searcher's
+proposals and for those other searchers of the study are evaluating; the result is told when it lands. A strategy
+that proposes while results are outstanding (several workers, several searchers) may count them, as an asynchronous
+population does; the default ignores them.
 """
 
 from __future__ import annotations
@@ -128,6 +133,12 @@ class Strategy(ABC):
     @abstractmethod
     def tell(self, candidate: Candidate, observation: Observation) -> None:
         """Learn from the evaluation of ``candidate``."""
+
+    def evaluating(self, candidate: Candidate) -> None:  # noqa: B027 -- an optional hook, ignored by default
+        """Learn that ``candidate`` (``info["hash"]``: its canonical hash) is being evaluated.
+
+        ``tell`` follows, unless the evaluation is abandoned (its searcher died and the study's budget ran out first).
+        """
 
     def fitness(self, observation: Observation) -> tuple[float, ...]:
         """Every objective as "higher is better"; a failure or a non-finite value is -inf."""

@@ -7,9 +7,12 @@ when the population exceeds ``population`` members, the oldest dies (aging, ``re
 under ``mutations_schedule=(d, r)`` (many early, one late); without a schedule every child gets one mutation.
 
 Until the population is full, ``ask`` returns uniform samples: Real et al. start from ``population`` random
-architectures; seeds told before the first ask take their places first. With W workers the search loop keeps W
-children in flight and tells each one as it finishes, the steady state of the paper's distributed setup; rounds are
-counted by children told, so children proposed concurrently share a round.
+architectures; seeds told before the first ask take their places first. With W workers (or several searchers of one
+study) the search loop keeps W children in flight and tells each one as it finishes, the steady state of the paper's
+distributed setup; rounds are counted by children told, so children proposed concurrently share a round. Evaluations
+in flight (``evaluating``) count toward the population: once members and evaluations in flight are P, the next
+children are mutations of the members told so far, so that W workers still start from exactly P random architectures
+instead of P + W - 1 (a lone worker is unaffected: it has nothing in flight when it asks).
 
 With several objectives the fittest is decided by NSGA-II's crowded comparison (Deb et al. 2002), computed over the
 whole population: a lower non-dominated front wins, then a larger crowding distance; ``remove="worst"`` removes the
@@ -131,9 +134,10 @@ class RegularizedEvolution(Strategy):
         self.population: list[Member] = []
         self.born = 0
         self.rounds = 0
+        self.in_flight: set[str] = set()  # hashes being evaluated, by this searcher or another, not told yet
 
     def ask(self) -> Candidate:
-        if len(self.population) < self.population_size:
+        if not self.population or len(self.population) + len(self.in_flight) < self.population_size:
             return Candidate(self.space.sample(self.rng), {"origin": "sample"})
         parent = self.select()
         count = mutation_count(self.schedule, self.rounds)
@@ -151,8 +155,12 @@ class RegularizedEvolution(Strategy):
         best = max(picks, key=lambda i: (-ranks[i][0], ranks[i][1]))
         return self.population[best]
 
+    def evaluating(self, candidate: Candidate) -> None:
+        self.in_flight.add(candidate.info["hash"])
+
     def tell(self, candidate: Candidate, observation: Observation) -> None:
         arch_hash = candidate.info.get("hash") or candidate.arch.hash()
+        self.in_flight.discard(arch_hash)
         self.population.append(Member(candidate.arch, arch_hash, self.fitness(observation), self.born))
         self.born += 1
         if candidate.info.get("origin") == "mutation":
@@ -173,10 +181,11 @@ class RegularizedEvolution(Strategy):
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "population": [member.to_dict() for member in self.population],
-                "born": self.born, "rounds": self.rounds}
+                "born": self.born, "rounds": self.rounds, "in_flight": sorted(self.in_flight)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.population = [Member.from_dict(data) for data in state["population"]]
         self.born = int(state["born"])
         self.rounds = int(state["rounds"])
+        self.in_flight = set(state.get("in_flight", ()))  # a checkpoint written before work in flight was counted

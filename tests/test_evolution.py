@@ -75,6 +75,43 @@ def test_samples_until_the_population_is_full_then_mutates_a_tournament_winner()
         assert len(changed) == 1 and child.info["mutations"] == 1
 
 
+def test_work_in_flight_counts_toward_the_population_so_that_workers_sample_exactly_p():
+    strategy = evolution(population=5, tournament=2)
+    in_flight, origins = [], []
+    for _ in range(30):  # three workers: ask, announce, and tell the oldest once three are in flight
+        candidate = strategy.ask()
+        candidate.info["hash"] = candidate.arch.hash()
+        strategy.evaluating(candidate)
+        origins.append(candidate.info["origin"])
+        in_flight.append(candidate)
+        if len(in_flight) == 3:
+            strategy.tell(in_flight.pop(0), scored(float(len(origins))))
+    assert origins[:5] == ["sample"] * 5 and set(origins[5:]) == {"mutation"}
+
+
+def test_another_searchers_evaluation_in_flight_fills_a_place_until_it_is_told():
+    strategy = evolution(population=3, tournament=2)
+    hashes = tell_scores(strategy, [1.0, 2.0])
+    elsewhere = Candidate(strategy.space.decode({f"w{k}": 5 for k in range(4)}), {"origin": "sample"})
+    elsewhere.info["hash"] = elsewhere.arch.hash()
+    strategy.evaluating(elsewhere)
+    assert strategy.ask().info["origin"] == "mutation"
+    restored = evolution(population=3, tournament=2)
+    restored.load_state_dict(strategy.state_dict())
+    assert restored.in_flight == {elsewhere.info["hash"]}
+    strategy.tell(elsewhere, scored(3.0))
+    assert not strategy.in_flight and population_hashes(strategy) == [*hashes, elsewhere.info["hash"]]
+
+
+def test_with_an_empty_population_it_samples_whatever_is_in_flight():
+    strategy = evolution(population=2, tournament=2)
+    for _ in range(3):
+        candidate = strategy.ask()
+        assert candidate.info["origin"] == "sample"
+        candidate.info["hash"] = candidate.arch.hash()
+        strategy.evaluating(candidate)
+
+
 def test_tournament_of_one_picks_uniformly():
     strategy = evolution(population=4, tournament=1)
     hashes = tell_scores(strategy, [1.0, 9.0, 3.0, 2.0])
