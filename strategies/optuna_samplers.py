@@ -6,8 +6,8 @@ enters that study: a candidate the sampler proposed is told to its own trial, an
 of duplicates) is added with ``add_trial``, so the sampler learns from seeds and deduplication costs it nothing. The
 search's store stays the one study the dashboard shows.
 
-``state_dict`` holds the in-memory study's trials and system attributes and the state of every random generator the
-sampler owns, so a restored strategy proposes exactly what the original would have.
+``state_dict`` holds the in-memory study's trials (those in flight as RUNNING) and system attributes and the state of
+every random generator the sampler owns, so a restored strategy proposes exactly what the original would have.
 """
 
 from __future__ import annotations
@@ -98,15 +98,23 @@ class OptunaStrategy(Strategy):
     def tell(self, candidate: Candidate, observation: Observation) -> None:
         values = list(observation.values) if observation.ok and observation.values is not None else None
         state = TrialState.COMPLETE if values is not None else TrialState.FAIL
-        number = candidate.info.get("trial")
-        trials = self.study.get_trials(deepcopy=False)
-        if number is not None and number < len(trials) and trials[number].state == TrialState.RUNNING:
-            self.study.tell(number, values, state=state)
-            return
         params = self._params(candidate.arch)
-        if params is not None:
+        number = self._running_trial(candidate.info.get("trial"), params)
+        if number is not None:
+            self.study.tell(number, values, state=state)
+        elif params is not None:
             self.study.add_trial(create_trial(state=state, values=values, params=params,
                                               distributions=self.distributions))
+
+    def _running_trial(self, number: int | None, params: dict[str, Any] | None) -> int | None:
+        """The sampler's RUNNING trial of a candidate told: the one it was proposed as, else one with its params.
+
+        A candidate restored from the search's store (evaluated again after a resume) has lost its trial number.
+        """
+        running = self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if number is not None:
+            return number if any(trial.number == number for trial in running) else None
+        return next((trial.number for trial in running if params is not None and trial.params == params), None)
 
     def _params(self, arch: Architecture) -> dict[str, Any] | None:
         """The sampler's view of a member (None for an architecture outside the space)."""
@@ -118,8 +126,8 @@ class OptunaStrategy(Strategy):
                 for key, value in choices.items()}
 
     def state_dict(self) -> dict[str, Any]:
-        trials = [{"state": trial.state.name if trial.state.is_finished() else "FAIL", "values": trial.values,
-                   "params": trial.params, "system_attrs": trial.system_attrs}
+        trials = [{"state": trial.state.name, "values": trial.values, "params": trial.params,
+                   "system_attrs": trial.system_attrs}
                   for trial in self.study.get_trials(deepcopy=False)]
         rngs = {path: _plain_state(rng) for path, rng in random_states(self.study.sampler).items()}
         system = self.study._storage.get_study_system_attrs(self.study._study_id)

@@ -111,6 +111,33 @@ def test_a_state_dict_round_trip_gives_the_same_next_proposals(name):
     assert drive(restored, 20) == drive(original, 20)
 
 
+def drive_in_flight(strategy, steps: int, in_flight: list[Candidate]) -> list[str]:
+    """Ask up to ``steps`` times keeping three evaluations in flight (three workers), each announced as the search
+    loop announces it and told oldest first; the proposed hashes in order."""
+    hashes = []
+    for candidate in asked(strategy, steps):
+        assert SPACE.contains(candidate.arch)
+        candidate.info["hash"] = candidate.arch.hash()
+        strategy.evaluating(candidate)
+        hashes.append(candidate.info["hash"])
+        in_flight.append(candidate)
+        if len(in_flight) == 3:
+            done = in_flight.pop(0)
+            strategy.tell(done, observe(done, strategy.objectives))
+    return hashes
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_evaluations_in_flight_are_announced_and_survive_a_state_round_trip(name):
+    original, in_flight = make(name, seed=3), []
+    assert drive_in_flight(original, 20, in_flight)
+    state = json.loads(json.dumps(original.state_dict()))
+    restored = make(name, seed=98)
+    restored.load_state_dict(state)
+    copies = [Candidate(candidate.arch, dict(candidate.info)) for candidate in in_flight]
+    assert drive_in_flight(restored, 15, copies) == drive_in_flight(original, 15, in_flight)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_seeds_are_told_before_the_first_ask(name):
     strategy = make(name)
