@@ -10,8 +10,9 @@ the strategy is told the stored result and asked again; after ``max_duplicates``
 
 Many searchers (``results.shared``). Every candidate is claimed in the study's ledger before it is evaluated: a hash
 another searcher claimed is a duplicate, and once the budget's claims are all taken no searcher proposes more. The
-other searchers' evaluations are told to the strategy as they reach the store (read every ``SYNC_SECONDS``), so that
-N evolution processes are one asynchronous population. Every heartbeat the stale trials of searchers that died are
+other searchers' evaluations are told to the strategy as they reach the store (read every ``SYNC_SECONDS``), and the
+ones they have started are announced (``Strategy.evaluating``), as this searcher's own are, so that N evolution
+processes are one asynchronous population. Every heartbeat the stale trials of searchers that died are
 taken over, and evaluated again here. A searcher with nothing left to do waits until every claim of the study is
 finished, so that work a searcher leaves behind when it dies is always redone by one that survives.
 
@@ -150,6 +151,7 @@ class SearchLoop:
         self.best: float | None = None
         self.told_ids: set[int] = set()  # trials told to the strategy (what a checkpoint records)
         self.seen_ids: set[int] = set()  # trials told, waiting for replay, or not to be told
+        self.announced_ids: set[int] = set()  # other searchers' running trials the strategy knows are in flight
         self.trial_of: dict[str, int] = {}  # hash -> the trial that evaluated it
         self.reserved: dict[str, Candidate] = {}  # claims taken over from stale trials, not evaluated again yet
         self.full = False  # the study's budget is claimed
@@ -265,6 +267,7 @@ class SearchLoop:
             self.shared.mark_stale(handle.trial_id)  # its claim was taken over meanwhile: another searcher has it
             self.shared.ended(handle.trial_id)
             return None
+        self.announce(candidate)
         record = Pending(handle, candidate, prepared, source)
         reason = prepared.error or size_limit_error(prepared.params, prepared.macs, self.max_params, self.max_macs)
         if reason is not None:
@@ -282,7 +285,7 @@ class SearchLoop:
         return bool(left)
 
     def sync(self, queue: deque[tuple[Candidate, str]], bar: SearchProgress, force: bool = False) -> None:
-        """Tell the strategy the other searchers' new evaluations; take over stale claims (every heartbeat).
+        """Tell the strategy the other searchers' new evaluations and those they started; take over stale claims.
 
         The claims taken over are queued to be evaluated again.
         """
@@ -293,11 +296,17 @@ class SearchLoop:
         now = time.monotonic()
         if force or now - self.synced_at >= SYNC_SECONDS:
             self.synced_at = now
-            for trial in self.study.get_trials(deepcopy=False, states=FINISHED):
+            for trial in self.study.get_trials(deepcopy=False, states=(*FINISHED, TrialState.RUNNING)):
                 if trial._trial_id in self.seen_ids or trial._trial_id in self.shared.running:
                     continue
-                self.seen_ids.add(trial._trial_id)
                 attrs = trial.user_attrs
+                if trial.state == TrialState.RUNNING:
+                    news = trial._trial_id not in self.announced_ids and attrs.get("hash") not in self.known
+                    if news and "genome" in attrs and attrs.get("origin") != RETRAIN:
+                        self.announced_ids.add(trial._trial_id)
+                        self.announce(self.candidate_of(trial))
+                    continue
+                self.seen_ids.add(trial._trial_id)
                 if ("genome" not in attrs or attrs.get("hash") in self.known or is_stale(trial)
                         or attrs.get("origin") == RETRAIN):
                     continue  # not an evaluation of a searcher, or one told already
@@ -345,6 +354,11 @@ class SearchLoop:
         """Tell the strategy an evaluation."""
         with num_threads(STRATEGY_THREADS):
             self.strategy.tell(candidate, observation)
+
+    def announce(self, candidate: Candidate) -> None:
+        """Tell the strategy an evaluation started, here or by another searcher."""
+        with num_threads(STRATEGY_THREADS):
+            self.strategy.evaluating(candidate)
 
     def duplicate(self, candidate: Candidate, arch_hash: str) -> str | None:
         """Tell the stored result of a duplicate proposal; why the search stops, once too many came in a row."""
@@ -441,12 +455,17 @@ class SearchLoop:
 
     def restore(self, trial: FrozenTrial) -> tuple[Candidate, Observation]:
         """The candidate and observation a stored trial holds."""
+        return self.candidate_of(trial), self.observation(trial)
+
+    @staticmethod
+    def candidate_of(trial: FrozenTrial) -> Candidate:
+        """The candidate a stored trial evaluates (or evaluated)."""
         attrs = trial.user_attrs
         info = {key: attrs[key] for key in ("origin", "parent", "mutations", "derived", "hash")
                 if attrs.get(key) is not None}
         if attrs.get("seed_name"):
             info["seed"] = attrs["seed_name"]
-        return Candidate(Architecture.from_json(attrs["genome"]), info), self.observation(trial)
+        return Candidate(Architecture.from_json(attrs["genome"]), info)
 
     def observation(self, trial: FrozenTrial) -> Observation:
         """What the strategy was told about a stored trial."""
