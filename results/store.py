@@ -35,6 +35,8 @@ SQLITE_BUSY_SECONDS = 60.0
 OPEN_ATTEMPTS = 8
 # What a process opening a new database sees when another one is creating the same tables at that moment.
 SCHEMA_RACES = ("alembic_version", "already exists", "database is locked", "duplicate key value")
+# How long a process opening a study waits for the process that has just created it to store its metric names.
+CREATION_SECONDS = 10.0
 DEFAULT_STORAGE = "sqlite:///results/nasbench.db"
 MEMORY = "memory"
 CHECKPOINT_KEY = "nasbench:checkpoint"
@@ -150,14 +152,15 @@ def open_study(storage: BaseStorage, name: str, objectives: Sequence[Objective],
     """Load the study ``name`` or create it optimizing ``objectives`` (directions and metric names).
 
     A stored study that optimizes other objectives is an error; one written before metric names were stored (one
-    objective, named in its ``objective`` attribute) is accepted when that name and direction agree.
+    objective, named in its ``objective`` attribute) is accepted when that name and direction agree, and one created
+    without names (by Optuna alone) when its directions do.
     """
     directions = [objective.direction for objective in objectives]
     metrics = [objective.metric for objective in objectives]
     exists = name in study_names(storage)
     study = optuna.create_study(storage=storage, study_name=name, directions=directions, load_if_exists=True)
-    if exists:
-        stored_metrics = study.metric_names or [study.user_attrs.get("objective")]
+    if exists or study.metric_names is not None:  # another searcher may have created it since it was listed
+        stored_metrics = stored_metric_names(study) or metrics  # a study created without names: directions decide
         stored = [f"{metric}:{'max' if d.name == 'MAXIMIZE' else 'min'}"
                   for metric, d in zip(stored_metrics, study.directions)]
         if stored != [str(objective) for objective in objectives]:
@@ -171,6 +174,23 @@ def open_study(storage: BaseStorage, name: str, objectives: Sequence[Objective],
         if key not in study.user_attrs:
             study.set_user_attr(key, value)
     return study
+
+
+def stored_metric_names(study: optuna.Study) -> list[str] | None:
+    """The metric names a stored study optimizes; None for a study created without them (by Optuna alone).
+
+    Optuna creates a study and stores its metric names in two transactions: a searcher that opens a study another
+    one has just created waits for the names (up to ``CREATION_SECONDS``) rather than take it for an unnamed one.
+    """
+    deadline = time.monotonic() + CREATION_SECONDS
+    while True:
+        names = study.metric_names
+        legacy = study.user_attrs.get("objective")  # one objective, named before metric names were stored
+        if names is not None or legacy is not None:
+            return names or [legacy]
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
 
 
 def study_objectives(study: optuna.Study) -> tuple[Objective, ...]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import optuna
 import pandas as pd
@@ -83,6 +84,23 @@ def test_load_study_needs_a_name_when_there_are_several(tmp_path):
     with pytest.raises(NasbenchError, match="optimizes loss:min; this search would optimize loss:min,params:min"):
         open_study(storage, "c", parse_objectives("loss:min,params:min"))
     assert load_study(url, "c").metric_names == ["loss"]
+
+
+def test_a_study_another_searcher_is_creating_is_opened_once_its_names_are_stored(tmp_path, monkeypatch):
+    """Optuna stores a new study's metric names after creating it: a searcher opening it in between waits for them."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'new.db'}")
+    creating = optuna.create_study(storage=storage, study_name="s", direction="maximize")  # names not stored yet
+    naming = threading.Timer(0.5, creating.set_metric_names, (["loss"],))
+    naming.start()
+    with pytest.raises(NasbenchError, match="exists and optimizes loss:max; this search would optimize acc:max"):
+        open_study(storage, "s", parse_objectives("acc:max"))
+    naming.join()
+    assert open_study(storage, "s", parse_objectives("loss:max")).metric_names == ["loss"]
+    monkeypatch.setattr("results.store.CREATION_SECONDS", 0.2)
+    optuna.create_study(storage=storage, study_name="unnamed", direction="minimize")  # by Optuna alone
+    with pytest.raises(NasbenchError, match="optimizes acc:min; this search would optimize acc:max"):
+        open_study(storage, "unnamed", parse_objectives("acc:max"))
+    assert open_study(storage, "unnamed", parse_objectives("acc:min")).metric_names == ["acc"]
 
 
 def test_writer_stores_nan_as_fail_and_clean_json():
