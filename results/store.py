@@ -183,19 +183,20 @@ def stored_metric_names(study: optuna.Study) -> list[str] | None:
     one has just created waits for the names (up to ``CREATION_SECONDS``) rather than take it for an unnamed one.
     """
     deadline = time.monotonic() + CREATION_SECONDS
-    while True:
-        names = study.metric_names
-        legacy = study.user_attrs.get("objective")  # one objective, named before metric names were stored
-        if names is not None or legacy is not None:
-            return names or [legacy]
-        if time.monotonic() >= deadline:
-            return None
+    while (names := metric_names_of(study)) is None and time.monotonic() < deadline:
         time.sleep(0.05)
+    return names
+
+
+def metric_names_of(study: optuna.Study) -> list[str] | None:
+    """The study's metric names, or the ``objective`` attribute of one written before they were stored; else None."""
+    legacy = study.user_attrs.get("objective")
+    return study.metric_names or ([legacy] if legacy is not None else None)
 
 
 def study_objectives(study: optuna.Study) -> tuple[Objective, ...]:
     """The objectives a stored study optimizes (its metric names and directions)."""
-    metrics = study.metric_names or [study.user_attrs.get("objective") or "objective"]
+    metrics = metric_names_of(study) or ["objective"]
     return tuple(Objective(metric, d.name.lower()) for metric, d in zip(metrics, study.directions))
 
 
